@@ -1,0 +1,1 @@
+"""Plain ``nn.Module`` models: backbones, alignment ops, decoders, the segmentor and the zoo."""

@@ -1,0 +1,70 @@
+"""Reading weight files from local paths and loading them strictly, with errors that name the file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+_WRAPPER_KEYS = ("state_dict", "model", "model_state", "net")
+
+
+class WeightsError(ValueError):
+    """A weight file is missing, unreadable or does not fit the model it is loaded into."""
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a checkpoint file and return its flat state dict.
+
+    Accepts a bare state dict or one wrapped under ``state_dict``/``model`` (training checkpoints), and
+    strips the ``module.`` prefix that DistributedDataParallel adds. Nothing is downloaded.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise WeightsError(f"weights file not found: {path!r} (alignseg never downloads weights; "
+                           "give the path of a local file)")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt or non-checkpoint files
+        raise WeightsError(f"cannot read weights file {path!r}: {exc}") from exc
+    if isinstance(obj, Mapping):
+        for key in _WRAPPER_KEYS:
+            if key in obj and isinstance(obj[key], Mapping):
+                obj = obj[key]
+                break
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError(f"{path!r} does not hold a state dict (a mapping of names to tensors)")
+    return strip_prefix(dict(obj), "module.")
+
+
+def strip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """Remove ``prefix`` from every key that starts with it; other keys are kept as they are."""
+    return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state_dict.items()}
+
+
+def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+    """Load ``state_dict`` into ``module``, requiring the same keys and shapes on both sides.
+
+    On any mismatch raise one ``WeightsError`` naming ``source`` and the first offending keys, instead of
+    PyTorch's long message or a silent partial load.
+    """
+    own = module.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    wrong_shape = [
+        f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys (first: {', '.join(missing[:5])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys (first: {', '.join(unexpected[:5])})")
+    if wrong_shape:
+        problems.append(f"{len(wrong_shape)} shape mismatches (first: {'; '.join(wrong_shape[:3])})")
+    if problems:
+        raise WeightsError(f"weights from {source} do not fit {type(module).__name__}: " + "; ".join(problems))
+    module.load_state_dict(dict(state_dict), strict=True)
