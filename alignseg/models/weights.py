@@ -48,9 +48,14 @@ def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], sourc
     """Load ``state_dict`` into ``module``, requiring the same keys and shapes on both sides.
 
     On any mismatch raise one ``WeightsError`` naming ``source`` and the first offending keys, instead of
-    PyTorch's long message or a silent partial load.
+    PyTorch's long message or a silent partial load. Missing BN ``num_batches_tracked`` counters are set
+    to 0, as PyTorch does for old files.
     """
     own = module.state_dict()
+    state_dict = dict(state_dict)
+    for key in own:  # BN step counters, absent from files saved before PyTorch 0.4.1 (torchvision's)
+        if key.endswith(".num_batches_tracked") and key not in state_dict:
+            state_dict[key] = torch.zeros_like(own[key])
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
     wrong_shape = [
@@ -66,5 +71,7 @@ def load_strict(module: nn.Module, state_dict: Mapping[str, torch.Tensor], sourc
     if wrong_shape:
         problems.append(f"{len(wrong_shape)} shape mismatches (first: {'; '.join(wrong_shape[:3])})")
     if problems:
-        raise WeightsError(f"weights from {source} do not fit {type(module).__name__}: " + "; ".join(problems))
-    module.load_state_dict(dict(state_dict), strict=True)
+        raise WeightsError(
+            f"weights from {source} do not fit {type(module).__name__}: " + "; ".join(problems)
+        )
+    module.load_state_dict(state_dict, strict=True)
