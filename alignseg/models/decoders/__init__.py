@@ -1,0 +1,9 @@
+"""Decoders: turn a backbone's feature list into logits (plus deep-supervision features and flows)."""
+
+from .aligned_fpn import AlignedFPNDecoder
+from .aux_head import AuxHead
+from .base import DecoderOutput
+from .fcn import FCNDecoder
+from .lite import LiteAlignedDecoder
+
+__all__ = ["AlignedFPNDecoder", "AuxHead", "DecoderOutput", "FCNDecoder", "LiteAlignedDecoder"]

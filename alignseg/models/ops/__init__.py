@@ -1,0 +1,1 @@
+"""Alignment and context operators shared by the decoders."""

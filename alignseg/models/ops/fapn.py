@@ -103,6 +103,15 @@ class DeformableFeatureAlignment(nn.Module):
     def forward_with_offsets(self, lateral: Tensor, top: Tensor
                              ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """``forward`` plus the DCN's offset (N×2·G·9×H×W) and mask (N×G·9×H×W), None without deform."""
+        aligned, selected, offset, mask = self.branches(lateral, top)
+        return aligned + selected, offset, mask
+
+    def branches(self, lateral: Tensor, top: Tensor
+                 ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """The two maps before their fusion, ``(ReLU(DCN(P_up)), Ĉ = FSM(lateral))``, plus offset and mask.
+
+        The released neck sums them (``forward``); the real-time FaPN concatenates them (Appendix B).
+        """
         size = lateral.shape[-2:]
         if torch.jit.is_tracing() or top.shape[-2:] != size:  # traced graphs always resize (an identity)
             align_corners = False if self.upsample_mode == "bilinear" else None
@@ -114,4 +123,4 @@ class DeformableFeatureAlignment(nn.Module):
         else:
             guide = self.offset(torch.cat([selected, top * self.offset_input_scale], dim=1))
             aligned, offset, mask = self.dcpack_L2(top, guide)
-        return F.relu(aligned) + selected, offset, mask
+        return F.relu(aligned), selected, offset, mask

@@ -1,0 +1,1 @@
+"""Deployment: complexity counting, export with parity checks, runtimes and speed benchmarks."""

@@ -1,0 +1,57 @@
+"""``create_model``: a zoo model with fresh, alignseg or released weights from a local file."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from .convert import CONVERTERS
+from .segmentor import Segmentor
+from .weights import load_strict, read_state_dict
+from .zoo import build_model, get_entry
+
+logger = logging.getLogger(__name__)
+_OWN_PREFIXES = ("backbone.", "decoder.", "aux_heads.")
+
+
+def create_model(
+    name: str,
+    *,
+    num_classes: int = 19,
+    pretrained: str | os.PathLike | None = None,
+    backbone_pretrained: str | os.PathLike | None = None,
+    aux_heads: bool | None = None,
+) -> Segmentor:
+    """Build the zoo model ``name``; optionally load weights from local files (nothing is downloaded).
+
+    ``pretrained`` is a whole-model checkpoint: an alignseg one, or a released checkpoint of the model's
+    original code base, converted on the fly (the tensors it leaves out are logged, never silently).
+    ``backbone_pretrained`` is an ImageNet trunk (official or torchvision key names). ``aux_heads``
+    adds deep-supervision heads; ``None`` follows the released recipe, or the checkpoint when one is given.
+    """
+    entry = get_entry(name)
+    source = None if pretrained is None else os.fspath(pretrained)
+    state_dict = None if source is None else read_state_dict(source)
+    own_format = state_dict is not None and all(key.startswith(_OWN_PREFIXES) for key in state_dict)
+    if own_format and aux_heads is None:
+        aux_heads = any(key.startswith("aux_heads.") for key in state_dict)
+    model = build_model(
+        name,
+        num_classes=num_classes,
+        backbone_pretrained=None if backbone_pretrained is None else os.fspath(backbone_pretrained),
+        aux_heads=aux_heads,
+    )
+    if state_dict is None:
+        return model
+    if own_format:
+        if not len(model.aux_heads):  # train-only heads are not needed by a model built without them
+            state_dict = {k: v for k, v in state_dict.items() if not k.startswith("aux_heads.")}
+        load_strict(model, state_dict, source)
+        return model
+    if entry.converter is None:
+        raise ValueError(f"{source}: not an alignseg checkpoint, and {name} has no released checkpoints to convert")
+    report = CONVERTERS[entry.converter](
+        state_dict, model, backbone_name=entry.backbone, decoder_kind=entry.decoder, source=source
+    )
+    logger.warning("%s: %s", source, report.summary())
+    return model

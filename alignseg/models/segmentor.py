@@ -1,0 +1,57 @@
+"""Backbone + decoder + optional deep-supervision heads, as one plain ``nn.Module``."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .backbones.base import Backbone
+from .ops.resize import is_exporting, resize_like
+
+
+class Segmentor(nn.Module):
+    """A segmentation network: ``forward(x)`` gives logits at the input size in eval mode.
+
+    In training mode it returns ``{"out": main logits at the decoder's stride, "aux": [aux logits]}``;
+    the loss resizes each to the label size (released SFNet behaviour). Deep-supervision heads read the
+    decoder's ``aux_features`` and run in training only: they never appear in eval outputs or exports.
+    """
+
+    def __init__(self, backbone: Backbone, decoder: nn.Module, aux_heads: list[nn.Module] | None = None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.decoder = decoder
+        self.aux_heads = nn.ModuleList(aux_heads or [])
+
+    @property
+    def output_stride(self) -> int:
+        """The largest stride of the backbone: inputs must be at least this large on both sides."""
+        return max(self.backbone.strides)
+
+    def check_input(self, x: Tensor) -> None:
+        """Raise a clear error for inputs the network cannot process."""
+        if x.dim() != 4:
+            raise ValueError(f"expected an N×C×H×W image batch, got a tensor of shape {tuple(x.shape)}")
+        expected = self.backbone.in_channels
+        if x.shape[1] != expected:
+            raise ValueError(f"expected {expected} input channels (N×{expected}×H×W), got {x.shape[1]} "
+                             f"(input shape {tuple(x.shape)})")
+        stride = self.output_stride
+        if x.shape[-2] < stride or x.shape[-1] < stride:
+            raise ValueError(f"input {x.shape[-2]}×{x.shape[-1]} is smaller than the network's output "
+                             f"stride {stride}: both sides must be at least {stride} pixels")
+
+    def forward(self, x: Tensor) -> Tensor | dict[str, Tensor | list[Tensor]]:
+        if not (is_exporting() or torch.compiler.is_compiling()):
+            self.check_input(x)
+        output = self.decoder(self.backbone(x))
+        if self.training:
+            aux = [head(f) for head, f in zip(self.aux_heads, output.aux_features, strict=True)]
+            return {"out": output.logits, "aux": aux}
+        return resize_like(output.logits, x.shape[-2:])
+
+    @torch.no_grad()
+    def forward_with_flows(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """Eval logits at the input size and the decoder's semantic flows (for visualisation)."""
+        output = self.decoder(self.backbone(x))
+        return resize_like(output.logits, x.shape[-2:]), output.flows

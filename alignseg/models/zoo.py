@@ -1,0 +1,280 @@
+"""The named models of the papers, each with the released code's figures and the papers' own.
+
+Every number alignseg claims to reproduce is written here once. ``released`` holds what the official
+code builds (spec/sfnet.md 2.1, 2.2: parameters used at eval and GMACs, 19 classes); ``paper`` holds the
+published figures with the table they come from. Where the two differ, ``notes`` says why.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backbones import build_backbone
+from .decoders import AlignedFPNDecoder, AuxHead, FCNDecoder, LiteAlignedDecoder
+from .segmentor import Segmentor
+
+DECODERS = {"aligned_fpn": AlignedFPNDecoder, "lite": LiteAlignedDecoder, "fcn": FCNDecoder}
+
+
+@dataclass(frozen=True)
+class PaperFigure:
+    """One published result: where it comes from and what it says (None = not reported)."""
+
+    source: str
+    params_m: float | None = None
+    gflops: float | None = None
+    gflops_input: str | None = None
+    miou: float | None = None
+    miou_split: str | None = None
+    fps: float | None = None
+    fps_setting: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleasedFigures:
+    """What the official code builds (19 classes): parameters reaching the eval output, and GMACs."""
+
+    params_used: int
+    params_built: int
+    gmacs_1024x1024: float
+    gmacs_1024x2048: float
+    factory: str
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """How to build a named model and the figures it is held against."""
+
+    name: str
+    backbone: str
+    decoder: str
+    released: ReleasedFigures | None
+    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+    decoder_kwargs: dict[str, Any] = field(default_factory=dict)
+    aux_heads: bool = False
+    converter: str | None = "sfsegnets"
+    paper: tuple[PaperFigure, ...] = ()
+    notes: str = ""
+
+
+# Backbones as the released SFNet code builds them: deep 128-channel stem and "variant D" dilation.
+_RESNET_RELEASED = {"stem": "deep", "dilated": True}
+_STDC_LEFTOVERS = ("the released STDC backbone also builds its unused ImageNet classifier (conv_last, fc, bn, "
+                   "linear: 3,125,248 parameters), which the paper's count includes; alignseg does not build it")
+_LITE_UNUSED = ("the released Lite head also builds a DSN head (150,291) that forward never calls")
+
+_ENTRIES = [
+    ZooEntry(
+        "sfnet_r18", "resnet18", "aligned_fpn",
+        ReleasedFigures(12_869_715, 12_869_715, 121.48, 242.96, "sfnet_resnet.DeepR18_SF_deeply"),
+        _RESNET_RELEASED, {"channels": 128},
+        paper=(
+            PaperFigure("ECCV 2020 Table 3", params_m=12.87, miou=78.9, miou_split="Cityscapes test",
+                        fps=18, fps_setting="1080Ti, PyTorch, 1024x2048"),
+            PaperFigure("ECCV 2020 Table 4", params_m=12.87, gflops=123.5, gflops_input="1024x1024",
+                        miou=79.5, miou_split="Cityscapes test (fine+coarse? see paper)"),
+            PaperFigure("IJCV 2023 Table 3", params_m=12.9, miou=79.8, miou_split="Cityscapes test",
+                        fps=33.3, fps_setting="TITAN-RTX, TensorRT, 1024x2048"),
+            PaperFigure("IJCV 2023 Table 8(a)", miou=78.3, miou_split="Cityscapes val"),
+        ),
+        notes="paper GFLOPs are GMACs; 123.5 vs the code's 121.48 GMACs at 1024x1024 (1.7% low, counter "
+              "differences, spec sfnet.md 2.2)",
+    ),
+    ZooEntry(
+        "sfnet_r50", "resnet50", "aligned_fpn",
+        ReleasedFigures(31_325_139, 31_325_139, 331.67, 663.32, "sfnet_resnet.DeepR50_SF_deeply"),
+        _RESNET_RELEASED, {"channels": 256},
+        paper=(PaperFigure("IJCV 2023 Table 11", gflops=337.1, gflops_input="1024x1024 (caption says 1024x2048)",
+                           miou=79.2, miou_split="Cityscapes val"),),
+    ),
+    ZooEntry(
+        "sfnet_r101", "resnet101", "aligned_fpn",
+        ReleasedFigures(50_317_267, 50_317_267, 409.25, 818.47, "sfnet_resnet.DeepR101_SF_deeply"),
+        _RESNET_RELEASED, {"channels": 256},
+        paper=(
+            PaperFigure("ECCV 2020 Table 4", params_m=50.32, gflops=417.5, gflops_input="1024x1024",
+                        miou=81.8, miou_split="Cityscapes test"),
+            PaperFigure("IJCV 2023 Table 11", gflops=417.5, gflops_input="1024x1024 (caption says 1024x2048)",
+                        miou=79.8, miou_split="Cityscapes val"),
+        ),
+    ),
+    ZooEntry(
+        "sfnet_df1", "df1", "aligned_fpn",
+        ReleasedFigures(8_422_387, 8_422_387, 16.36, 32.73, "sfnet_dfnet.AlignedDFnetv1_FPNDSN"),
+        decoder_kwargs={"channels": 64}, aux_heads=True,
+        paper=(
+            PaperFigure("ECCV 2020 Table 3", params_m=9.03, miou=74.5, miou_split="Cityscapes test",
+                        fps=74, fps_setting="1080Ti, PyTorch, 1024x2048"),
+            PaperFigure("IJCV 2023 Table 3", params_m=9.0, miou=74.5, miou_split="Cityscapes test",
+                        fps=134.5, fps_setting="TITAN-RTX, TensorRT, 1024x2048"),
+            PaperFigure("IJCV 2023 Table 11", gflops=18.7, miou=74.3, miou_split="Cityscapes val"),
+        ),
+        notes="the released code builds 8.42M parameters (8.50M with its 2 train-only DSN heads); no "
+              "configuration of it gives the papers' 9.03M. It predicts at stride 16 from 3 backbone levels "
+              "(spec sfnet.md 3.5, 5.6). Trained with 2 deep-supervision heads as released.",
+    ),
+    ZooEntry(
+        "sfnet_df2", "df2", "aligned_fpn",
+        ReleasedFigures(17_876_467, 17_876_467, 39.99, 79.97, "sfnet_dfnet.AlignedDFnetv2_FPNDSN"),
+        decoder_kwargs={"channels": 64}, aux_heads=True,
+        paper=(
+            PaperFigure("ECCV 2020 Table 3", params_m=10.53, miou=77.8, miou_split="Cityscapes test",
+                        fps=53, fps_setting="1080Ti, PyTorch, 1024x2048"),
+            PaperFigure("IJCV 2023 Table 3", params_m=19.6, miou=77.8, miou_split="Cityscapes test",
+                        fps=103.1, fps_setting="TITAN-RTX, TensorRT, 1024x2048"),
+            PaperFigure("IJCV 2023 Table 11", gflops=48.5, miou=75.8, miou_split="Cityscapes val"),
+        ),
+        notes="the released code builds 17.88M parameters (ECCV says 10.53M, IJCV 19.63M) and predicts at "
+              "stride 8 (spec sfnet.md 3.5, 5.6).",
+    ),
+    ZooEntry(
+        "sfnet_stdc1", "stdc1", "aligned_fpn",
+        ReleasedFigures(5_992_371, 9_117_619, 29.72, 59.44, "sfnet_stdcnet.AlignedSTDC1"),
+        decoder_kwargs={"channels": 64},
+        paper=(
+            PaperFigure("IJCV 2023 Table 3", params_m=9.1, miou=78.1, miou_split="Cityscapes test",
+                        fps=97.1, fps_setting="TITAN-RTX, TensorRT, 1024x2048"),
+            PaperFigure("IJCV 2023 Table 11", gflops=59.8, gflops_input="1024x2048", miou=76.7,
+                        miou_split="Cityscapes val"),
+        ),
+        notes=_STDC_LEFTOVERS,
+    ),
+    ZooEntry(
+        "sfnet_stdc2", "stdc2", "aligned_fpn",
+        ReleasedFigures(10_022_835, 13_148_083, 42.91, 85.81, "sfnet_stdcnet.AlignedSTDC2"),
+        decoder_kwargs={"channels": 64},
+        paper=(
+            PaperFigure("IJCV 2023 Table 3", params_m=13.1, miou=79.8, miou_split="Cityscapes test",
+                        fps=79.9, fps_setting="TITAN-RTX, TensorRT, 1024x2048"),
+            PaperFigure("IJCV 2023 Table 11", gflops=86.3, gflops_input="1024x2048", miou=77.4,
+                        miou_split="Cityscapes val"),
+        ),
+        notes=_STDC_LEFTOVERS,
+    ),
+    ZooEntry(
+        "sfnet_lite_r18", "resnet18", "lite",
+        ReleasedFigures(12_079_863, 12_296_074, 88.98, 177.95, "sfnet_resnet.DeepR18_SFV2_deeply_dsn_FA_Atten"),
+        _RESNET_RELEASED, {"channels": 128, "gate": "pooled"},
+        paper=(
+            PaperFigure("IJCV 2023 Table 3", params_m=12.3, miou=80.1, miou_split="Cityscapes test",
+                        fps=48.9, fps_setting="TITAN-RTX, TensorRT, 1024x2048"),
+            PaperFigure("IJCV 2023 Table 1", fps=40.2, fps_setting="RTX-3090, PyTorch, 1024x2048"),
+        ),
+        notes=_LITE_UNUSED + " and a 512->128 lateral (65,920) that is never used; the paper counts both.",
+    ),
+    ZooEntry(
+        "sfnet_lite_stdc1", "stdc1", "lite",
+        ReleasedFigures(6_433_623, 9_709_162, 37.08, 74.15, "sfnet_stdcnet.AlignedSTDC1_SFV2_spatial_atten"),
+        decoder_kwargs={"channels": 128, "gate": "pooled"},
+        paper=(
+            PaperFigure("IJCV 2023 Table 3", params_m=9.7, miou=78.8, miou_split="Cityscapes test",
+                        fps=119.1, fps_setting="TITAN-RTX, TensorRT, 1024x2048"),
+            PaperFigure("IJCV 2023 Table 11", gflops=59.0, miou=76.5, miou_split="Cityscapes val"),
+        ),
+        notes=_STDC_LEFTOVERS + "; " + _LITE_UNUSED + ". IJCV Table 11's 59.0 GFLOPs cannot be this model "
+              "(74.15 GMACs at 1024x2048; spec sfnet.md 2.2).",
+    ),
+    ZooEntry(
+        "sfnet_lite_stdc2", "stdc2", "lite",
+        ReleasedFigures(10_464_087, 13_739_626, 50.26, 100.52, "sfnet_stdcnet.AlignedSTDC2_SFV2_spatial_atten"),
+        decoder_kwargs={"channels": 128, "gate": "pooled"},
+        paper=(
+            PaperFigure("IJCV 2023 Table 3", params_m=13.7, miou=79.0, miou_split="Cityscapes test",
+                        fps=92.3, fps_setting="TITAN-RTX, TensorRT, 1024x2048"),
+            PaperFigure("IJCV 2023 Table 11", gflops=86.2, miou=77.5, miou_split="Cityscapes val"),
+        ),
+        notes=_STDC_LEFTOVERS + "; " + _LITE_UNUSED + ".",
+    ),
+    ZooEntry(
+        "sfnet_lite_stdc1_convgate", "stdc1", "lite",
+        ReleasedFigures(6_434_739, 9_710_278, 37.15, 74.30, "sfnet_stdcnet.AlignedSTDC1_SFV2"),
+        decoder_kwargs={"channels": 128, "gate": "conv"},
+        notes="the released 'spatial' GD-FAM gate (a 3x3 conv on the projections instead of pooled statistics). "
+              + _STDC_LEFTOVERS,
+    ),
+    ZooEntry(
+        "sfnet_lite_stdc2_convgate", "stdc2", "lite",
+        ReleasedFigures(10_465_203, 13_740_742, 50.34, 100.67, "sfnet_stdcnet.AlignedSTDC2_SFV2"),
+        decoder_kwargs={"channels": 128, "gate": "conv"},
+        notes="the released 'spatial' GD-FAM gate. " + _STDC_LEFTOVERS,
+    ),
+    ZooEntry(
+        "fpn_ppm_r18", "resnet18", "aligned_fpn",
+        ReleasedFigures(12_813_651, 12_813_651, 120.40, 240.81, "sfnet_resnet (UperNetHead, FAM off)"),
+        _RESNET_RELEASED, {"channels": 128, "aligned_levels": ()},
+        paper=(PaperFigure("IJCV 2023 Table 8(a)", miou=76.6, miou_split="Cityscapes val"),),
+        notes="the FPN+PPM baseline: SFNet's decoder with bilinear upsampling instead of every FAM.",
+    ),
+    ZooEntry(
+        "fpn_ppm_r101", "resnet101", "aligned_fpn",
+        ReleasedFigures(50_106_835, 50_106_835, 405.33, 810.63, "sfnet_resnet (UperNetHead, FAM off)"),
+        _RESNET_RELEASED, {"channels": 256, "aligned_levels": ()},
+        paper=(PaperFigure("IJCV 2023 Table 11", gflops=412.7, gflops_input="1024x1024", miou=77.6,
+                           miou_split="Cityscapes val"),),
+    ),
+    ZooEntry(
+        "fpn_ppm_stdc1", "stdc1", "aligned_fpn",
+        ReleasedFigures(5_976_627, 9_101_875, 29.40, 58.80, "sfnet_stdcnet.STDCnetFPN (STDC1)"),
+        decoder_kwargs={"channels": 64, "aligned_levels": ()},
+        paper=(PaperFigure("IJCV 2023 Table 11", gflops=58.2, gflops_input="1024x2048", miou=75.0,
+                           miou_split="Cityscapes val"),),
+        notes=_STDC_LEFTOVERS,
+    ),
+    ZooEntry(
+        "fpn_ppm_stdc2", "stdc2", "aligned_fpn",
+        ReleasedFigures(10_007_091, 13_132_339, 42.59, 85.17, "sfnet_stdcnet.STDCnetFPN (STDC2)"),
+        decoder_kwargs={"channels": 64, "aligned_levels": ()},
+        paper=(PaperFigure("IJCV 2023 Table 11", gflops=85.0, gflops_input="1024x2048", miou=75.6,
+                           miou_split="Cityscapes val"),),
+        notes=_STDC_LEFTOVERS,
+    ),
+    ZooEntry(
+        "fcn_r18", "resnet18", "fcn", None,
+        _RESNET_RELEASED, {"channels": 128}, converter=None,
+        paper=(PaperFigure("IJCV 2023 Table 8(a)", miou=71.5, miou_split="Cityscapes val"),),
+        notes="the no-decoder baseline: a 3x3 conv-BN-ReLU and a classifier on the stride-32 map of the same "
+              "backbone as sfnet_r18 (no released counterpart).",
+    ),
+]
+
+ZOO: dict[str, ZooEntry] = {entry.name: entry for entry in _ENTRIES}
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Names of the zoo models matching a shell-style wildcard pattern, sorted."""
+    return sorted(name for name in ZOO if fnmatch.fnmatch(name, pattern))
+
+
+def get_entry(name: str) -> ZooEntry:
+    """The zoo entry for ``name``; an unknown name is an error listing the valid ones."""
+    try:
+        return ZOO[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(list_models())}") from None
+
+
+def build_model(
+    name: str,
+    *,
+    num_classes: int = 19,
+    backbone_pretrained: str | None = None,
+    aux_heads: bool | None = None,
+) -> Segmentor:
+    """Build the zoo model ``name`` with fresh weights (optionally an ImageNet backbone from a local file).
+
+    ``aux_heads`` adds the deep-supervision heads (one per top-down level); ``None`` follows the
+    released training recipe of that model.
+    """
+    entry = get_entry(name)
+    backbone = build_backbone(entry.backbone, pretrained=backbone_pretrained, **entry.backbone_kwargs)
+    decoder = DECODERS[entry.decoder](backbone.channels, num_classes, **entry.decoder_kwargs)
+    with_aux = entry.aux_heads if aux_heads is None else aux_heads
+    heads = None
+    if with_aux:
+        if entry.decoder != "aligned_fpn":
+            raise ValueError(f"{name}: deep-supervision heads exist only for the aligned FPN decoder")
+        channels = entry.decoder_kwargs["channels"]
+        heads = [AuxHead(channels, num_classes) for _ in range(len(backbone.channels) - 1)]
+    return Segmentor(backbone, decoder, heads)
