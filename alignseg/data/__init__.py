@@ -1,0 +1,85 @@
+"""Datasets, label tables, transforms and class-uniform sampling: image/label files in, batches out.
+
+Depends only on numpy, image I/O (Pillow, OpenCV), albumentations and torch; never on models or engine.
+"""
+
+from alignseg.data.datasets import (
+    DATASETS,
+    CamVid,
+    Cityscapes,
+    ImageFolderDataset,
+    ProceduralShapes,
+    SampleRef,
+    SegmentationDataset,
+    build_dataset,
+)
+from alignseg.data.errors import DataError
+from alignseg.data.io import read_image, read_label
+from alignseg.data.labels import (
+    CAMVID_CLASSES,
+    CAMVID_PALETTE,
+    CAMVID_SEGNET_TO_TRAIN,
+    CITYSCAPES_CLASSES,
+    CITYSCAPES_ID_TO_TRAINID,
+    CITYSCAPES_LABELS,
+    CITYSCAPES_PALETTE,
+    CITYSCAPES_TRAINID_TO_ID,
+    IGNORE_INDEX,
+    MAPILLARY_TO_CITYSCAPES,
+    LabelMap,
+    default_palette,
+)
+from alignseg.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    CentroidCrop,
+    SegmentationTransform,
+    Transform,
+    eval_transforms,
+    train_transforms,
+)
+from alignseg.data.uniform_sampling import (
+    CentroidIndex,
+    ClassUniformSampler,
+    PlannedSample,
+    default_cache_dir,
+    tile_centroids,
+)
+
+__all__ = [
+    "CAMVID_CLASSES",
+    "CAMVID_PALETTE",
+    "CAMVID_SEGNET_TO_TRAIN",
+    "CITYSCAPES_CLASSES",
+    "CITYSCAPES_ID_TO_TRAINID",
+    "CITYSCAPES_LABELS",
+    "CITYSCAPES_PALETTE",
+    "CITYSCAPES_TRAINID_TO_ID",
+    "DATASETS",
+    "IGNORE_INDEX",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MAPILLARY_TO_CITYSCAPES",
+    "CamVid",
+    "CentroidCrop",
+    "CentroidIndex",
+    "Cityscapes",
+    "ClassUniformSampler",
+    "DataError",
+    "ImageFolderDataset",
+    "LabelMap",
+    "PlannedSample",
+    "ProceduralShapes",
+    "SampleRef",
+    "SegmentationDataset",
+    "SegmentationTransform",
+    "Transform",
+    "build_dataset",
+    "default_cache_dir",
+    "default_palette",
+    "eval_transforms",
+    "read_image",
+    "read_label",
+    "tile_centroids",
+    "train_transforms",
+]

@@ -1,0 +1,162 @@
+"""Albumentations pipelines for training (spec sfnet.md 4.2) and evaluation, behind one small call protocol.
+
+A transform is called as ``transform(image, label, centroid)`` with an RGB ``uint8`` image, a ``uint8`` label
+and an optional ``(x, y)`` pixel that the training crop must contain (class-uniform sampling); it returns
+the normalised ``float32`` ``H×W×3`` image and the ``uint8`` label.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal, Protocol
+
+import cv2
+import numpy as np
+import torch
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+import albumentations as A
+from albumentations.augmentations.crops.transforms import BaseCrop
+
+from alignseg.data.labels import IGNORE_INDEX
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+Centroid = tuple[float, float]
+_INTERPOLATION = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
+
+
+class Transform(Protocol):
+    """What a dataset calls: ``(image, label, centroid) -> (normalised float32 image, uint8 label)``."""
+
+    def __call__(
+        self, image: np.ndarray, label: np.ndarray, centroid: Centroid | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class CentroidCrop(BaseCrop):
+    """Random crop of a fixed size that contains the first keypoint when one is given.
+
+    The released SFNet code draws the crop origin so that the (scaled) class centroid lies inside the
+    crop; the centroid travels through scaling and padding as an albumentations keypoint.
+    """
+
+    def __init__(self, height: int, width: int):
+        super().__init__(p=1.0)
+        self.height = height
+        self.width = width
+
+    def _origin(self, size: int, crop: int, point: float | None) -> int:
+        if point is None:
+            return self.py_random.randint(0, size - crop)
+        pixel = min(max(int(np.floor(point)), 0), size - 1)
+        return self.py_random.randint(max(0, pixel - crop + 1), min(pixel, size - crop))
+
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        height, width = params["shape"][:2]
+        if height < self.height or width < self.width:
+            raise ValueError(
+                f"CentroidCrop: input {width}x{height} is smaller than the crop {self.width}x{self.height}"
+            )
+        keypoints = data.get("keypoints")
+        point = keypoints[0] if keypoints is not None and len(keypoints) else (None, None)
+        x0 = self._origin(width, self.width, point[0])
+        y0 = self._origin(height, self.height, point[1])
+        return {"crop_coords": (x0, y0, x0 + self.width, y0 + self.height)}
+
+
+class SegmentationTransform:
+    """Runs an albumentations pipeline on an image/label pair, passing the centroid as a keypoint.
+
+    Each DataLoader worker reseeds the pipeline from its torch worker seed (albumentations keeps its own
+    generator, which every forked worker would otherwise share); in the main process the seed is drawn
+    from torch's global generator, so ``torch.manual_seed`` makes augmentation reproducible.
+    """
+
+    def __init__(self, transforms: list[A.BasicTransform], seed: int | None = None):
+        # Only geometric pipelines carry the centroid (as a keypoint); pixel-only ones ignore it.
+        self.moves_pixels = any(isinstance(t, A.DualTransform) for t in transforms)
+        points = A.KeypointParams(format="xy", remove_invisible=False) if self.moves_pixels else None
+        self.pipeline = A.Compose(transforms, keypoint_params=points)
+        self.pipeline.set_random_seed(int(torch.randint(0, 2**31 - 1, ())) if seed is None else seed)
+        self._worker_seed: int | None = None
+
+    def __call__(
+        self, image: np.ndarray, label: np.ndarray, centroid: Centroid | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        worker = torch.utils.data.get_worker_info()
+        if worker is not None and worker.seed != self._worker_seed:
+            self._worker_seed = worker.seed
+            self.pipeline.set_random_seed(worker.seed % 2**32)
+        if not self.moves_pixels:
+            out = self.pipeline(image=image, mask=label)
+            return out["image"], out["mask"]
+        # The keypoint is the centre of the centroid pixel in albumentations' continuous coordinates.
+        points = np.zeros((0, 2), np.float32) if centroid is None else np.array([centroid], np.float32) + 0.5
+        out = self.pipeline(image=image, mask=label, keypoints=points)
+        return out["image"], out["mask"]
+
+
+def _normalize(mean: tuple[float, ...], std: tuple[float, ...]) -> A.Normalize:
+    return A.Normalize(mean=mean, std=std, max_pixel_value=255.0, p=1.0)
+
+
+def train_transforms(
+    crop_size: int | tuple[int, int],
+    scale_range: tuple[float, float] = (0.5, 2.0),
+    *,
+    hflip_p: float = 0.5,
+    color_jitter: float | None = 0.25,
+    blur_sigma: tuple[float, float] | None = (0.15, 1.30),
+    interpolation: Literal["bilinear", "bicubic"] = "bilinear",
+    mean: tuple[float, float, float] = IMAGENET_MEAN,
+    std: tuple[float, float, float] = IMAGENET_STD,
+    seed: int | None = None,
+) -> SegmentationTransform:
+    """SFNet training pipeline: random scale, pad (image 0 / label 255), crop, flip, colour, blur, normalise.
+
+    ``scale_range`` is (0.5, 2.0) in the released code and (0.75, 2.0) in the paper. ``color_jitter`` s draws
+    brightness, contrast and saturation factors from U[1-s, 1+s] and a hue shift from U[-s, s] (None or 0
+    turns it off); ``blur_sigma`` is the Gaussian blur's sigma range (None turns it off). Images are resized
+    with ``interpolation`` (the released code uses bicubic), labels always with nearest neighbour.
+    """
+    height, width = (crop_size, crop_size) if isinstance(crop_size, int) else crop_size
+    low, high = scale_range
+    if not 0 < low <= high:
+        raise ValueError(f"scale_range must satisfy 0 < low <= high, got {scale_range}")
+    if interpolation not in _INTERPOLATION:
+        raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATION)}, got {interpolation!r}")
+    steps: list[A.BasicTransform] = [
+        A.RandomScale(
+            scale_limit=(low - 1.0, high - 1.0),
+            interpolation=_INTERPOLATION[interpolation],
+            mask_interpolation=cv2.INTER_NEAREST,
+            p=1.0,
+        ),
+        A.PadIfNeeded(
+            min_height=height,
+            min_width=width,
+            position="center",
+            border_mode=cv2.BORDER_CONSTANT,
+            fill=0,
+            fill_mask=IGNORE_INDEX,
+        ),
+        CentroidCrop(height, width),
+        A.HorizontalFlip(p=hflip_p),
+    ]
+    if color_jitter:
+        s = color_jitter
+        factors = (1 - s, 1 + s)
+        steps.append(A.ColorJitter(brightness=factors, contrast=factors, saturation=factors, hue=(-s, s), p=1.0))
+    if blur_sigma is not None:
+        steps.append(A.GaussianBlur(sigma_limit=blur_sigma, blur_limit=0, p=1.0))
+    steps.append(_normalize(mean, std))
+    return SegmentationTransform(steps, seed=seed)
+
+
+def eval_transforms(
+    mean: tuple[float, float, float] = IMAGENET_MEAN, std: tuple[float, float, float] = IMAGENET_STD
+) -> SegmentationTransform:
+    """Full-size evaluation: normalisation only (the centroid, if any, is ignored)."""
+    return SegmentationTransform([_normalize(mean, std)], seed=0)
