@@ -1,0 +1,1 @@
+"""One module per ``alignseg`` subcommand; each exposes ``register(subparsers)``."""
