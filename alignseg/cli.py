@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .commands import convert, models
+from .commands import convert, models, predict
 
 # Each module adds its subcommands; the order here is the order of `alignseg --help`.
-COMMAND_MODULES = (models, convert)
+COMMAND_MODULES = (models, convert, predict)
 
 
 def build_parser() -> argparse.ArgumentParser:

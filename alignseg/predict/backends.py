@@ -1,0 +1,87 @@
+"""Inference backends: small objects that map a normalised image batch ``N×3×H×W`` to logits ``N×K×H×W``.
+
+A backend is anything with ``__call__(batch) -> logits`` plus ``name`` and ``num_classes`` attributes;
+one that can also show the decoder's semantic flows has ``forward_with_flows(batch) -> (logits, flows)``.
+Only the PyTorch backend exists so far; exported-model runners (ONNX Runtime, OpenVINO) will plug in here.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "AVAILABLE_BACKENDS",
+    "KNOWN_BACKENDS",
+    "Backend",
+    "TorchBackend",
+    "check_backend",
+    "create_backend",
+    "resolve_device",
+]
+
+AVAILABLE_BACKENDS = ("torch",)
+KNOWN_BACKENDS = ("torch", "onnxruntime", "openvino")
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the predictor needs from a backend."""
+
+    name: str
+    num_classes: int
+
+    def __call__(self, batch: Tensor) -> Tensor: ...
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """Parse ``device``; asking for CUDA on a machine without it is a clear error, not a crash later."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda' (or 'cuda:N')") from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for, but CUDA is not available here: use --device cpu")
+    return resolved
+
+
+class TorchBackend:
+    """Runs a PyTorch segmentor in eval mode on ``device``; float32 logits come back on the batch's device
+    (give it batches on ``device`` to keep multi-scale and sliding-window work there)."""
+
+    name = "torch"
+
+    def __init__(self, model: nn.Module, num_classes: int, device: str | torch.device = "cpu") -> None:
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device)
+        self.num_classes = num_classes
+
+    @torch.no_grad()
+    def __call__(self, batch: Tensor) -> Tensor:
+        return self.model(batch.to(self.device)).float().to(batch.device)
+
+    @torch.no_grad()
+    def forward_with_flows(self, batch: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """Logits and the semantic flows (released SFNet units), on the batch's device; models without
+        flows give none."""
+        if not hasattr(self.model, "forward_with_flows"):
+            return self(batch), []
+        logits, flows = self.model.forward_with_flows(batch.to(self.device))
+        return logits.float().to(batch.device), [flow.float().to(batch.device) for flow in flows or []]
+
+
+def check_backend(name: str) -> None:
+    """Raise a clear error for a backend that is unknown, or planned but not written yet."""
+    if name in AVAILABLE_BACKENDS:
+        return
+    if name in KNOWN_BACKENDS:
+        raise ValueError(f"backend {name!r} is not available yet: use --backend torch")
+    raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(AVAILABLE_BACKENDS)}")
+
+
+def create_backend(name: str, model: nn.Module, num_classes: int, device: str | torch.device = "cpu") -> Backend:
+    """The backend called ``name`` around ``model``."""
+    check_backend(name)
+    return TorchBackend(model, num_classes, device)
