@@ -24,15 +24,19 @@ def export(model: torch.nn.Module, path, size: tuple[int, int]) -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["sfnet_r18", "sfnet_lite_r18"])
+@pytest.mark.parametrize("name", ["sfnet_r18", "sfnet_lite_r18", "fapn_r18"])
 def test_export_runs_at_other_sizes_with_parity(name, tmp_path):
     torch.manual_seed(0)
     model = alignseg.create_model(name, num_classes=19).eval()
-    # random BN statistics so that a mis-exported normalisation or pooling would show
+    # random BN statistics so that a mis-exported normalisation or pooling would show, and non-zero
+    # deformable offsets (FaPN's are zero at init) so that a mis-exported sampling would show too
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.1, 0.1)
             module.running_var.uniform_(0.5, 1.5)
+        if hasattr(module, "conv_offset_mask"):
+            torch.nn.init.normal_(module.conv_offset_mask.weight, std=0.01)
+            torch.nn.init.normal_(module.conv_offset_mask.bias, std=0.5)
     path = tmp_path / f"{name}.onnx"
     export(model, path, (128, 192))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -16,7 +16,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     convert = commands.add_parser("convert", help="convert a released checkpoint to an alignseg checkpoint")
-    convert.add_argument("--from", dest="source", required=True, help="code base of the checkpoint: sfsegnets")
+    convert.add_argument("--from", dest="source", required=True,
+                         help="code base of the checkpoint: sfsegnets (SFNet) or fapn (detectron2 FaPN)")
     convert.add_argument("input", help="released checkpoint (.pth)")
     convert.add_argument("output", help="alignseg checkpoint to write (.pt)")
     convert.add_argument("--model", required=True, help="zoo model name, e.g. sfnet_r18")

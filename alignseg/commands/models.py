@@ -57,6 +57,8 @@ def time_forward(name: str, size: tuple[int, int]) -> str:
 
 def run_models(args: argparse.Namespace) -> int:
     print(models_table(args.pattern))
+    print("\nGMACs count convolutions and matrix products (1 MAC = 2 FLOPs), FaPN's deformable convolutions "
+          "included (FaPN's Table I leaves them out: `alignseg bench --include-deform`).")
     return 0
 
 

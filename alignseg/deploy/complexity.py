@@ -32,19 +32,26 @@ def count_macs(
 ) -> int:
     """Multiply-accumulates of one eval forward pass at ``input_size`` (H, W).
 
-    ``exclude`` lists module types whose MACs are left out (FaPN's Table I does not count the
-    deformable convolution, for example). The model is copied to the meta device; it is not changed.
+    ``exclude`` lists module types whose own MACs are left out (FaPN's Table I does not count the
+    deformable convolution, for example). Only the computation in the excluded module's own ``forward``
+    is removed; its submodules still count (the offset/mask conv that FaPN's ``DCN`` module owns).
+    The model is copied to the meta device; it is not changed.
     """
     meta_model = copy.deepcopy(model).to("meta").eval()
     excluded = tuple(exclude)
-    skipped_names = {name for name, m in meta_model.named_modules() if excluded and isinstance(m, excluded)}
     image = torch.empty(batch, 3, *input_size, device="meta")
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         meta_model(image)
     flops = counter.get_total_flops()
-    if skipped_names:
-        per_module = counter.get_flop_counts()
+    if excluded:
+        # FlopCounterMode reports inclusive counts per module path ("Root.a.b"); a module's own share is
+        # its count minus its direct children's.
+        per_module = {path: sum(ops.values()) for path, ops in counter.get_flop_counts().items()}
         root = type(meta_model).__name__
-        for name in skipped_names:
-            flops -= sum(per_module.get(f"{root}.{name}", {}).values())
+        for name, module in meta_model.named_modules():
+            if not isinstance(module, excluded):
+                continue
+            path = f"{root}.{name}" if name else root
+            children = sum(per_module.get(f"{path}.{child}", 0) for child, _ in module.named_children())
+            flops -= per_module.get(path, 0) - children
     return flops // 2

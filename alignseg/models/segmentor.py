@@ -15,13 +15,17 @@ class Segmentor(nn.Module):
     In training mode it returns ``{"out": main logits at the decoder's stride, "aux": [aux logits]}``;
     the loss resizes each to the label size (released SFNet behaviour). Deep-supervision heads read the
     decoder's ``aux_features`` and run in training only: they never appear in eval outputs or exports.
+    ``align_corners`` is the convention of the final bilinear resize to the input size: True as in the
+    released SFNet code, False as in detectron2 (FaPN).
     """
 
-    def __init__(self, backbone: Backbone, decoder: nn.Module, aux_heads: list[nn.Module] | None = None) -> None:
+    def __init__(self, backbone: Backbone, decoder: nn.Module, aux_heads: list[nn.Module] | None = None, *,
+                 align_corners: bool = True) -> None:
         super().__init__()
         self.backbone = backbone
         self.decoder = decoder
         self.aux_heads = nn.ModuleList(aux_heads or [])
+        self.align_corners = align_corners
 
     @property
     def output_stride(self) -> int:
@@ -48,10 +52,10 @@ class Segmentor(nn.Module):
         if self.training:
             aux = [head(f) for head, f in zip(self.aux_heads, output.aux_features, strict=True)]
             return {"out": output.logits, "aux": aux}
-        return resize_like(output.logits, x.shape[-2:])
+        return resize_like(output.logits, x.shape[-2:], align_corners=self.align_corners)
 
     @torch.no_grad()
     def forward_with_flows(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Eval logits at the input size and the decoder's semantic flows (for visualisation)."""
         output = self.decoder(self.backbone(x))
-        return resize_like(output.logits, x.shape[-2:]), output.flows
+        return resize_like(output.logits, x.shape[-2:], align_corners=self.align_corners), output.flows

@@ -2,7 +2,9 @@
 
 Every number alignseg claims to reproduce is written here once. ``released`` holds what the official
 code builds (spec/sfnet.md 2.1, 2.2: parameters used at eval and GMACs, 19 classes); ``paper`` holds the
-published figures with the table they come from. Where the two differ, ``notes`` says why.
+published figures with the table they come from. Where the two differ, ``notes`` says why. Models
+without released code to count (FaPN's real-time models) hold ``reconstructed`` figures instead: the
+exact counts of the specification's reconstruction (spec/fapn_hfgd.md), with the paper's counting rules.
 """
 
 from __future__ import annotations
@@ -11,11 +13,24 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
+from torch import nn
+
 from .backbones import build_backbone
-from .decoders import AlignedFPNDecoder, AuxHead, FCNDecoder, LiteAlignedDecoder
+from .decoders import (
+    AlignedFPNDecoder,
+    AuxHead,
+    FaPNDecoder,
+    FaPNRealtimeDecoder,
+    FCNDecoder,
+    LiteAlignedDecoder,
+)
+from .ops.deform_conv import ModulatedDeformConv2d
 from .segmentor import Segmentor
 
-DECODERS = {"aligned_fpn": AlignedFPNDecoder, "lite": LiteAlignedDecoder, "fcn": FCNDecoder}
+DECODERS = {
+    "aligned_fpn": AlignedFPNDecoder, "lite": LiteAlignedDecoder, "fcn": FCNDecoder,
+    "fapn": FaPNDecoder, "fapn_realtime": FaPNRealtimeDecoder,
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,23 @@ class ReleasedFigures:
 
 
 @dataclass(frozen=True)
+class ReconstructedFigures:
+    """Exact figures of a specification's reconstruction (19 classes), where no released code can be counted.
+
+    ``params`` are all parameters used at eval; ``gmacs`` counts every conv and matrix product at
+    ``macs_input`` (H, W); ``gmacs_paper_counter`` leaves out the modules the paper's FLOP counter did not
+    see (``paper_counter_skips``, e.g. FaPN's deformable conv). None = no figure to hold the model to.
+    """
+
+    params: int
+    source: str
+    macs_input: tuple[int, int] | None = None
+    gmacs: float | None = None
+    gmacs_paper_counter: float | None = None
+    paper_counter_skips: tuple[type[nn.Module], ...] = ()
+
+
+@dataclass(frozen=True)
 class ZooEntry:
     """How to build a named model and the figures it is held against."""
 
@@ -57,6 +89,8 @@ class ZooEntry:
     converter: str | None = "sfsegnets"
     paper: tuple[PaperFigure, ...] = ()
     notes: str = ""
+    reconstructed: ReconstructedFigures | None = None
+    output_align_corners: bool = True  # the final resize to the input size (False: detectron2 convention)
 
 
 # Backbones as the released SFNet code builds them: deep 128-channel stem and "variant D" dilation.
@@ -239,6 +273,124 @@ _ENTRIES = [
     ),
 ]
 
+# ---------------------------------------------------------------------------------------------------
+# FaPN (ICCV 2021; spec/fapn_hfgd.md Part 1). The real-time models (Appendix B) have no released code
+# or weights (FaPN issue #2): they hold the spec's reconstruction (1.6), which gives Table I's parameters
+# and FLOPs exactly. Table I's "FLOPs" are MACs at 768x1536 that leave the deformable conv itself out.
+# The real-time models use the torchvision ResNet layout (7x7 stem, no dilation), fapn_r50 detectron2's
+# (stride in the first 1x1 of each bottleneck); all resize logits with detectron2's align_corners=False.
+_FAPN_TRUNK = {"stem": "standard"}
+_FAPN_DCN = (ModulatedDeformConv2d,)
+_FAPN_REALTIME = ("no released code or weights: the wiring is the spec's reconstruction (1.6): FSM on C3-C5, "
+                  "FAM with 8 deformable groups, nearest upsampling (Appendix B), concat -> 1x1 conv without BN "
+                  "(the count Table I gives), head 3x3 conv-BN-ReLU 128->64 + 1x1 on P3 (the only head that fits "
+                  "Table I). Table I's FLOPs leave the deformable conv uncounted (gmacs_paper_counter).")
+_FAPN_R34_LADDER = "Table I ablates ResNet-18 only; this is the same decoder on ResNet-34 (no published figures)."
+_FAPN_CITY = "Cityscapes val"
+
+
+def _fapn_table_i(row: str, params_m: float, gflops: float, miou: float) -> PaperFigure:
+    return PaperFigure(f"ICCV 2021 Table I ({row})", params_m=params_m, gflops=gflops,
+                       gflops_input="768x1536 (MACs, deformable conv not counted)", miou=miou,
+                       miou_split=_FAPN_CITY)
+
+
+def _fapn_r18_figures(params: int, gmacs: float, gmacs_paper_counter: float) -> ReconstructedFigures:
+    return ReconstructedFigures(params, "spec fapn_hfgd.md 1.6 (Table I reconstruction)", (768, 1536), gmacs,
+                                gmacs_paper_counter, _FAPN_DCN)
+
+
+def _fapn_r34_figures(params: int) -> ReconstructedFigures:
+    return ReconstructedFigures(params, "spec 1.6 wiring on ResNet-34: 21,284,672 trunk + the R18 decoder")
+
+
+_FPN_BASELINE = {"fam": False, "fsm": False, "concat": False}
+_FAM_ONLY = {"fsm": False, "concat": False}
+_FAM_FSM = {"concat": False}
+
+_ENTRIES += [
+    ZooEntry(
+        "fapn_r18", "resnet18", "fapn_realtime", None, _FAPN_TRUNK, converter=None, output_align_corners=False,
+        reconstructed=_fapn_r18_figures(12_634_691, 55.19, 51.79),
+        paper=(
+            _fapn_table_i("+ FAM + FSM + Concat", 12.6, 51.8, 75.6),
+            PaperFigure("ICCV 2021 Table 8(a), 768x1536", miou=75.6, miou_split=_FAPN_CITY,
+                        fps=78.1, fps_setting="Titan RTX, PyTorch, 768x1536"),
+            PaperFigure("ICCV 2021 Table 8(a), 768x1536", miou=75.0, miou_split="Cityscapes test"),
+            PaperFigure("ICCV 2021 Table 8(a), 512x1024", miou=69.2, miou_split=_FAPN_CITY,
+                        fps=142, fps_setting="Titan RTX, PyTorch, 512x1024"),
+            PaperFigure("ICCV 2021 Table 8(a), 512x1024", miou=68.8, miou_split="Cityscapes test"),
+            PaperFigure("ICCV 2021 Table 8(b), 640x640", miou=28.4, miou_split="COCO-Stuff-10K val",
+                        fps=154, fps_setting="Titan RTX, PyTorch, 640x640"),
+        ),
+        notes=_FAPN_REALTIME,
+    ),
+    ZooEntry(
+        "fapn_r18_fpn", "resnet18", "fapn_realtime", None, _FAPN_TRUNK, _FPN_BASELINE, converter=None,
+        output_align_corners=False, reconstructed=_fapn_r18_figures(11_366_291, 44.55, 44.55),
+        paper=(_fapn_table_i("FPN", 11.4, 44.5, 68.6),),
+        notes="Table I's FPN baseline: 1x1 laterals (no bias) to 128 and top-down sums with nearest "
+              "upsampling, no 3x3 output convs, the same head as fapn_r18.",
+    ),
+    ZooEntry(
+        "fapn_r18_fam", "resnet18", "fapn_realtime", None, _FAPN_TRUNK, _FAM_ONLY, converter=None,
+        output_align_corners=False, reconstructed=_fapn_r18_figures(12_225_091, 54.44, 51.04),
+        paper=(_fapn_table_i("+ FAM", 12.2, 51.0, 73.8),),
+        notes="Table I's '+ FAM' row: the FPN baseline with the deformable alignment (laterals stay plain "
+              "1x1 convs, fusion stays a sum). " + _FAPN_REALTIME,
+    ),
+    ZooEntry(
+        "fapn_r18_fam_fsm", "resnet18", "fapn_realtime", None, _FAPN_TRUNK, _FAM_FSM, converter=None,
+        output_align_corners=False, reconstructed=_fapn_r18_figures(12_569_155, 54.44, 51.04),
+        paper=(_fapn_table_i("+ FAM + FSM", 12.6, 51.0, 74.2),),
+        notes="Table I's '+ FAM + FSM' row: fusion by sum. " + _FAPN_REALTIME,
+    ),
+    ZooEntry(
+        "fapn_r34", "resnet34", "fapn_realtime", None, _FAPN_TRUNK, converter=None, output_align_corners=False,
+        reconstructed=_fapn_r34_figures(22_742_851),
+        paper=(
+            PaperFigure("ICCV 2021 Table 8(a), 1024x2048", miou=78.5, miou_split=_FAPN_CITY,
+                        fps=30.2, fps_setting="Titan RTX, PyTorch, 1024x2048"),
+            PaperFigure("ICCV 2021 Table 8(a), 1024x2048", miou=78.1, miou_split="Cityscapes test"),
+            PaperFigure("ICCV 2021 Table 8(b), 640x640", miou=30.3, miou_split="COCO-Stuff-10K val",
+                        fps=110, fps_setting="Titan RTX, PyTorch, 640x640"),
+        ),
+        notes=_FAPN_REALTIME,
+    ),
+    ZooEntry(
+        "fapn_r34_fpn", "resnet34", "fapn_realtime", None, _FAPN_TRUNK, _FPN_BASELINE, converter=None,
+        output_align_corners=False, reconstructed=_fapn_r34_figures(21_474_451), notes=_FAPN_R34_LADDER,
+    ),
+    ZooEntry(
+        "fapn_r34_fam", "resnet34", "fapn_realtime", None, _FAPN_TRUNK, _FAM_ONLY, converter=None,
+        output_align_corners=False, reconstructed=_fapn_r34_figures(22_333_251), notes=_FAPN_R34_LADDER,
+    ),
+    ZooEntry(
+        "fapn_r34_fam_fsm", "resnet34", "fapn_realtime", None, _FAPN_TRUNK, _FAM_FSM, converter=None,
+        output_align_corners=False, reconstructed=_fapn_r34_figures(22_677_315), notes=_FAPN_R34_LADDER,
+    ),
+    ZooEntry(
+        "fapn_r50", "resnet50", "fapn", None, {"stem": "standard", "stride_in_1x1": True}, converter="fapn",
+        output_align_corners=False,
+        reconstructed=ReconstructedFigures(
+            32_921_179, "spec 1.3/1.4: trunk 23,508,032 + FaPN neck 7,786,888 + SemSegFPNHead 1,626,259"),
+        paper=(
+            PaperFigure("ICCV 2021 Table 1", params_m=33.1, miou=80.0, miou_split=_FAPN_CITY),
+            PaperFigure("ICCV 2021 Table 4 (also iIoU 61.3, IoU sup 90.6, iIoU sup 78.5)", miou=80.0,
+                        miou_split=_FAPN_CITY),
+            PaperFigure("ICCV 2021 Table 2 (boundary pixels, mean over 3/5/8/12 px)", miou=58.5,
+                        miou_split=_FAPN_CITY),
+        ),
+        notes="the released detectron2 model (FAN neck + PointRend semantic head). alignseg builds the coarse "
+              "SemSegFPNHead but not PointRend's point head (207,123 parameters: 33.13M in all, the paper's "
+              "33.1M), so it predicts at stride 4 and a converted checkpoint drops the point head (expect "
+              "slightly below 80.0). The trunk has detectron2's MSRA layout (stride in the first 1x1 conv of "
+              "each bottleneck, STRIDE_IN_1X1), as the released checkpoints were trained; the parameters are "
+              "torchvision's. The converter folds detectron2's BGR 0-255 input normalisation into the stem.",
+    ),
+]
+# --- end of FaPN ------------------------------------------------------------------------------------
+
 ZOO: dict[str, ZooEntry] = {entry.name: entry for entry in _ENTRIES}
 
 
@@ -277,4 +429,4 @@ def build_model(
             raise ValueError(f"{name}: deep-supervision heads exist only for the aligned FPN decoder")
         channels = entry.decoder_kwargs["channels"]
         heads = [AuxHead(channels, num_classes) for _ in range(len(backbone.channels) - 1)]
-    return Segmentor(backbone, decoder, heads)
+    return Segmentor(backbone, decoder, heads, align_corners=entry.output_align_corners)

@@ -118,18 +118,22 @@ class ResNet(Backbone):
     ``stem="deep"`` is the released SFNet ``resnet_d`` stem (three 3×3 convs, 128 channels out);
     ``stem="standard"`` is torchvision's 7×7 stem. ``dilated=True`` is the released "variant D": the
     3×3 ``conv2`` of layer3/layer4 get dilation 2/4 while the strides stay, so the output stride is 32.
+    ``stride_in_1x1=True`` (bottleneck depths only) is detectron2's MSRA layout (see :class:`Bottleneck`).
     """
 
     def __init__(self, *, depth: Literal[18, 34, 50, 101], stem: Stem = "deep", dilated: bool = False,
-                 in_channels: int = 3) -> None:
+                 in_channels: int = 3, stride_in_1x1: bool = False) -> None:
         super().__init__()
         if depth not in _ARCHS:
             raise ValueError(f"ResNet depth must be one of {sorted(_ARCHS)}, got {depth!r}")
         if stem not in ("deep", "standard"):
             raise ValueError(f"stem must be 'deep' or 'standard', got {stem!r}")
         kind, counts = _ARCHS[depth]
+        if stride_in_1x1 and kind != "bottleneck":
+            raise ValueError(f"stride_in_1x1 applies to bottleneck ResNets (50, 101), not ResNet-{depth}")
         block = BasicBlock if kind == "basic" else Bottleneck
         self.depth, self.stem, self.dilated, self.in_channels = depth, stem, dilated, in_channels
+        self.stride_in_1x1 = stride_in_1x1
 
         if stem == "deep":
             self.conv1: nn.Module = nn.Sequential(
@@ -149,7 +153,8 @@ class ResNet(Backbone):
         dilations = (1, 1, 2, 4) if dilated else (1, 1, 1, 1)
         in_ch = stem_ch
         for i, (planes, n, dil) in enumerate(zip(widths, counts, dilations, strict=True)):
-            layer = make_layer(block, in_ch, planes, n, stride=1 if i == 0 else 2, dilation=dil)
+            layer = make_layer(block, in_ch, planes, n, stride=1 if i == 0 else 2, dilation=dil,
+                               stride_in_1x1=stride_in_1x1)
             self.add_module(f"layer{i + 1}", layer)
             in_ch = planes * block.expansion
         self.feature_info = [FeatureInfo(w * block.expansion, s) for w, s in zip(widths, (4, 8, 16, 32),
@@ -197,11 +202,13 @@ def resnet34(*, stem: Stem = "deep", dilated: bool = False, in_channels: int = 3
     return ResNet(depth=34, stem=stem, dilated=dilated, in_channels=in_channels)
 
 
-def resnet50(*, stem: Stem = "deep", dilated: bool = False, in_channels: int = 3) -> ResNet:
+def resnet50(*, stem: Stem = "deep", dilated: bool = False, in_channels: int = 3,
+             stride_in_1x1: bool = False) -> ResNet:
     """ResNet-50 (Bottleneck [3, 4, 6, 3]); features 256/512/1024/2048 channels."""
-    return ResNet(depth=50, stem=stem, dilated=dilated, in_channels=in_channels)
+    return ResNet(depth=50, stem=stem, dilated=dilated, in_channels=in_channels, stride_in_1x1=stride_in_1x1)
 
 
-def resnet101(*, stem: Stem = "deep", dilated: bool = False, in_channels: int = 3) -> ResNet:
+def resnet101(*, stem: Stem = "deep", dilated: bool = False, in_channels: int = 3,
+              stride_in_1x1: bool = False) -> ResNet:
     """ResNet-101 (Bottleneck [3, 4, 23, 3]); features 256/512/1024/2048 channels."""
-    return ResNet(depth=101, stem=stem, dilated=dilated, in_channels=in_channels)
+    return ResNet(depth=101, stem=stem, dilated=dilated, in_channels=in_channels, stride_in_1x1=stride_in_1x1)

@@ -11,7 +11,10 @@ from . import CONVERTERS
 from .report import ConversionReport
 
 # Official classifier weights, whose first dimension is the number of classes, per source code base.
-_CLASSIFIER_KEYS = {"sfsegnets": ("head.conv_last.1.weight",)}
+_CLASSIFIER_KEYS = {
+    "sfsegnets": ("head.conv_last.1.weight",),
+    "fapn": ("sem_seg_head.coarse_sem_seg_head.predictor.weight", "sem_seg_head.predictor.weight"),
+}
 
 
 def infer_num_classes(state_dict: dict, source: str) -> int:

@@ -12,15 +12,16 @@ def is_exporting() -> bool:
     return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting()
 
 
-def resize_like(x: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
-    """Bilinear resize to ``size`` with ``align_corners=True`` (every resize of the released SFNet code).
+def resize_like(x: Tensor, size: tuple[int, int] | torch.Size, *, align_corners: bool = True) -> Tensor:
+    """Bilinear resize to ``size``, by default with ``align_corners=True`` (every resize of the released
+    SFNet code; detectron2-based models such as FaPN use ``False``).
 
     Same-size resizes are skipped in eager mode; while exporting the resize is always recorded (it is an
     exact identity at equal sizes), so the graph does not depend on the export size.
     """
     if not is_exporting() and tuple(x.shape[-2:]) == tuple(size):
         return x
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=align_corners)
 
 
 def _pooling_matrix(length: int | Tensor, bins: int, like: Tensor) -> Tensor:

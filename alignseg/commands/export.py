@@ -1,0 +1,88 @@
+"""``alignseg export``: a zoo model with its weights → ONNX or OpenVINO IR, checked against PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except ImportError as exc:  # a missing optional runtime: one line naming the extra to install
+        raise ValueError(str(exc)) from exc
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..deploy.export import ParityError, export_model
+    from ..deploy.loading import load_model, num_classes_of
+
+    size = tuple(args.size)
+    model = load_model(args.name, weights=args.weights, num_classes=args.num_classes, random_init=args.random_init,
+                       seed=args.seed)
+    if args.random_init:
+        print(f"{args.name}: fresh, untrained weights (--random-init, seed {args.seed}); for trying the tool out only")
+    metadata = {"alignseg_model": args.name, "num_classes": num_classes_of(model),
+                "input": "N x 3 x H x W float32 RGB in [0,1] normalised with ImageNet mean/std",
+                "weights": args.weights or "random-init"}
+    start = time.perf_counter()
+    try:
+        report = export_model(
+            model, args.output, format=args.format, size=size, opset=args.opset, dynamic=args.dynamic,
+            exporter=args.exporter, check_sizes=[tuple(s) for s in args.check_size] if args.check_size else None,
+            max_abs_diff=args.max_diff, min_agreement=args.min_agreement,
+            noise_floor=None if args.no_noise_floor else args.noise_floor, threads=args.threads,
+            metadata=metadata, check=not args.no_check,
+        )
+    except ParityError as exc:
+        report = getattr(exc, "report", None)
+        if report is not None:
+            print(report.summary())
+        print(f"alignseg export: error: parity check FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    if args.no_check:
+        print("parity check skipped (--no-check)")
+    print(f"wrote {report.path} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser(
+        "export", help="export a model to ONNX or OpenVINO IR (BN folded, aux heads removed) with parity checks",
+        description="Export the eval network of a zoo model (deep-supervision heads removed, BatchNorm folded "
+                    "into the convolutions), then run the export and PyTorch on random images at two sizes and "
+                    "compare them. Exit status 1 (and no file written) when parity is not met.",
+    )
+    export.add_argument("name", help="zoo model name, e.g. sfnet_r18 (see `alignseg models`)")
+    source = export.add_mutually_exclusive_group(required=True)
+    source.add_argument("--weights", help="alignseg checkpoint (.pt); its model name and num_classes are read")
+    source.add_argument("--random-init", action="store_true", help="fresh, untrained weights (to try the tool)")
+    export.add_argument("--output", "-o", required=True, help="output file: .onnx, or .xml for --format openvino")
+    export.add_argument("--format", choices=("onnx", "openvino"), default="onnx")
+    export.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17; 18 for --exporter dynamo)")
+    export.add_argument("--exporter", choices=("legacy", "dynamo"), default="legacy",
+                        help="torch.onnx exporter: TorchScript-based legacy (default) or dynamo (opset >= 18)")
+    shape = export.add_mutually_exclusive_group()
+    shape.add_argument("--dynamic", dest="dynamic", action="store_true", default=True,
+                       help="symbolic batch, height and width (default)")
+    shape.add_argument("--static", dest="dynamic", action="store_false", help="fixed batch 1 and --size")
+    export.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=(1024, 2048),
+                        help="input size traced at (the only size with --static); default 1024 2048")
+    export.add_argument("--num-classes", type=int, default=None, help="default: the checkpoint's, else 19")
+    export.add_argument("--seed", type=int, default=0, help="seed of --random-init weights")
+    check = export.add_argument_group("parity check")
+    check.add_argument("--check-size", type=int, nargs=2, action="append", metavar=("H", "W"),
+                       help="size to check at (repeatable); default: ~3/4 and ~1/2 of --size, odd sides "
+                            "(with --static: --size twice)")
+    check.add_argument("--max-diff", type=float, default=1e-4, help="max |logit difference| allowed (default 1e-4)")
+    check.add_argument("--min-agreement", type=float, default=0.999,
+                       help="min share of pixels with the same argmax class (default 0.999)")
+    check.add_argument("--noise-floor", type=float, default=2.0,
+                       help="when --max-diff is missed, accept an export whose error vs PyTorch float64 is at most "
+                            "this multiple of PyTorch fp32's own error (deep nets' fp32 rounding; default 2)")
+    check.add_argument("--no-noise-floor", action="store_true", help="apply --max-diff strictly")
+    check.add_argument("--threads", type=int, default=None, help="runtime threads for the check")
+    check.add_argument("--no-check", action="store_true", help="skip the parity check (not recommended)")
+    export.set_defaults(func=run)
