@@ -50,7 +50,9 @@ class Segmentor(nn.Module):
             self.check_input(x)
         output = self.decoder(self.backbone(x))
         if self.training:
-            aux = [head(f) for head, f in zip(self.aux_heads, output.aux_features, strict=True)]
+            # a model built without deep-supervision heads ignores the decoder's aux features
+            aux = [head(f) for head, f in zip(self.aux_heads, output.aux_features, strict=True)] if self.aux_heads \
+                else []
             return {"out": output.logits, "aux": aux}
         return resize_like(output.logits, x.shape[-2:], align_corners=self.align_corners)
 

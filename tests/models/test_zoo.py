@@ -119,3 +119,9 @@ def test_image_smaller_than_stride_is_a_clear_error():
     model = alignseg.create_model("sfnet_r18").eval()
     with pytest.raises(ValueError, match=r"smaller than the network's output stride 32"):
         model(torch.randn(1, 3, 31, 64))
+
+
+def test_training_without_aux_heads_returns_an_empty_aux_list():
+    model = alignseg.create_model("sfnet_stdc1", num_classes=3).train()
+    out = model(torch.randn(2, 3, 64, 64))
+    assert out["aux"] == [] and out["out"].shape == (2, 3, 16, 16)
