@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .commands import convert, models, predict
+from .commands import bench, convert, demo, evaluate, export, models, predict, train
 
 # Each module adds its subcommands; the order here is the order of `alignseg --help`.
-COMMAND_MODULES = (models, convert, predict)
+COMMAND_MODULES = (models, demo, train, evaluate, predict, convert, export, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

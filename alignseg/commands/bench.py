@@ -56,7 +56,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "synchronisation.",
     )
     bench.add_argument("name", help="zoo model name, e.g. sfnet_r18")
-    bench.add_argument("--weights", default=None, help="alignseg checkpoint (default: fresh weights; speed is the same)")
+    bench.add_argument("--weights", default=None, help="alignseg checkpoint (default: fresh weights, same speed)")
     bench.add_argument("--num-classes", type=int, default=None, help="default: the checkpoint's, else 19")
     bench.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=(1024, 2048))
     bench.add_argument("--batch", type=int, default=1)

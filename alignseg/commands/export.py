@@ -80,8 +80,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--min-agreement", type=float, default=0.999,
                        help="min share of pixels with the same argmax class (default 0.999)")
     check.add_argument("--noise-floor", type=float, default=2.0,
-                       help="when --max-diff is missed, accept an export whose error vs PyTorch float64 is at most "
-                            "this multiple of PyTorch fp32's own error (deep nets' fp32 rounding; default 2)")
+                       help="when --max-diff is missed (deep nets and large inputs carry more fp32 rounding than "
+                            "1e-4), accept an export whose error from PyTorch float64 is at most this multiple of "
+                            "PyTorch fp32's own error (default 2)")
     check.add_argument("--no-noise-floor", action="store_true", help="apply --max-diff strictly")
     check.add_argument("--threads", type=int, default=None, help="runtime threads for the check")
     check.add_argument("--no-check", action="store_true", help="skip the parity check (not recommended)")

@@ -1,0 +1,328 @@
+"""Export an eval model to ONNX or OpenVINO IR and prove the export computes what PyTorch computes.
+
+``export_model`` prepares the eval network (deep-supervision heads removed, BatchNorm folded into the
+convolutions), exports it, then runs the export and the original PyTorch model on random images at two
+sizes and compares them: the largest absolute logit difference and the share of pixels whose argmax
+(predicted class) agrees. The file appears at the output path only when parity holds; otherwise a
+``ParityError`` names the failing size and figures and nothing is left behind.
+
+Exporters: the TorchScript-based ("legacy") exporter with opset 17 is the default: with alignseg's
+export-safe ops (flow-warp grid and adaptive pooling built from shapes) it exports dynamic H/W for
+every zoo model. The dynamo exporter (``exporter="dynamo"``, opset ≥ 18) is the alternative.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from .extras import require
+from .fold import fold_batchnorm
+from .loading import num_classes_of
+
+DEFAULT_OPSET = 17
+DEFAULT_MAX_ABS_DIFF = 1e-4
+DEFAULT_MIN_AGREEMENT = 0.999
+DEFAULT_NOISE_FLOOR = 2.0
+FORMATS = ("onnx", "openvino")
+EXPORTERS = ("legacy", "dynamo")
+INPUT_NAME = "image"
+OUTPUT_NAME = "logits"
+
+
+class ParityError(RuntimeError):
+    """An exported model does not give PyTorch's logits within the thresholds."""
+
+
+@dataclass(frozen=True)
+class ParityCheck:
+    """One comparison of exported and PyTorch logits on a random image of ``size``.
+
+    ``export_fp64_error``/``torch_fp64_error`` are the largest differences of the export and of PyTorch
+    fp32 from PyTorch in float64, measured only when ``max_abs_diff`` missed the absolute threshold.
+    """
+
+    size: tuple[int, int]
+    max_abs_diff: float
+    argmax_agreement: float
+    passed: bool
+    export_fp64_error: float | None = None
+    torch_fp64_error: float | None = None
+
+    def line(self) -> str:
+        size = f"{self.size[0]}x{self.size[1]}"
+        verdict = "ok" if self.passed else "FAILED"
+        line = f"  {size:>11s}  {self.max_abs_diff:>11.3e}  {100 * self.argmax_agreement:>15.4f}%  {verdict}"
+        if self.export_fp64_error is not None:
+            line += (f"  (max |diff| from PyTorch float64: export {self.export_fp64_error:.3e}, "
+                     f"PyTorch fp32 {self.torch_fp64_error:.3e})")
+        return line
+
+
+@dataclass
+class ExportReport:
+    """What was exported, how, and the parity checks."""
+
+    path: Path
+    format: str
+    exporter: str
+    opset: int
+    dynamic: bool
+    size: tuple[int, int]
+    folded_batchnorms: int
+    runtime: str = ""
+    max_abs_diff_threshold: float = DEFAULT_MAX_ABS_DIFF
+    min_agreement_threshold: float = DEFAULT_MIN_AGREEMENT
+    noise_floor: float | None = DEFAULT_NOISE_FLOOR
+    checks: list[ParityCheck] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    def summary(self) -> str:
+        shape = "dynamic H/W" if self.dynamic else "static H/W"
+        lines = [f"export: {self.format} (opset {self.opset}, {self.exporter} exporter, {shape}, traced at "
+                 f"{self.size[0]}x{self.size[1]}), {self.folded_batchnorms} BatchNorms folded into convolutions, "
+                 "deep-supervision heads removed"]
+        if self.checks:
+            floor = (f" (or an error from PyTorch float64 at most {self.noise_floor:g}x PyTorch fp32's own)"
+                     if self.noise_floor else "")
+            lines.append(f"parity vs PyTorch eager fp32 ({self.runtime}); thresholds: max |diff| < "
+                         f"{self.max_abs_diff_threshold:g}{floor}, argmax agreement >= "
+                         f"{100 * self.min_agreement_threshold:g}%")
+            lines.append(f"  {'size':>11s}  {'max |diff|':>11s}  {'argmax agreement':>16s}")
+            lines.extend(check.line() for check in self.checks)
+        return "\n".join(lines)
+
+
+def prepare_for_export(model: nn.Module) -> nn.Module:
+    """An eval copy of ``model`` for deployment: deep-supervision heads removed, BatchNorm folded."""
+    model = copy.deepcopy(model).eval()
+    if hasattr(model, "aux_heads"):
+        model.aux_heads = nn.ModuleList()
+    return fold_batchnorm(model)
+
+
+def _example(model: nn.Module, size: tuple[int, int], batch: int) -> Tensor:
+    channels = getattr(getattr(model, "backbone", None), "in_channels", 3)
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn(batch, channels, *size, generator=generator)
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | os.PathLike,
+    *,
+    size: tuple[int, int] = (1024, 2048),
+    opset: int | None = None,
+    dynamic: bool = True,
+    exporter: str = "legacy",
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """Export ``model`` (already prepared: eval, folded) as it is to an ONNX file; no parity check.
+
+    The graph has one input ``image`` (N×3×H×W float32) and one output ``logits`` (N×C×H×W); with
+    ``dynamic`` N, H and W are symbolic, else fixed at batch 1 and ``size``. ``metadata`` goes into the
+    model's ``metadata_props``.
+    """
+    onnx = require("onnx")
+    if exporter not in EXPORTERS:
+        raise ValueError(f"unknown exporter {exporter!r}: choose from {', '.join(EXPORTERS)}")
+    if opset is None:
+        opset = DEFAULT_OPSET if exporter == "legacy" else 18
+    if exporter == "dynamo" and opset < 18:
+        raise ValueError(f"the dynamo exporter needs opset 18 or later (got {opset})")
+    if exporter == "dynamo":
+        require("onnxscript")
+    model = model.eval()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".alignseg-export-", dir=target.parent) as folder:
+        temporary = Path(folder) / target.name
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            if exporter == "legacy":
+                axes = {0: "batch", 2: "height", 3: "width"}
+                torch.onnx.export(
+                    model, (_example(model, size, 1),), os.fspath(temporary), dynamo=False, opset_version=opset,
+                    input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], do_constant_folding=True,
+                    dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes} if dynamic else None,
+                )
+            else:
+                # the dynamo exporter specialises a batch of 1; a batch of 2 keeps N symbolic
+                dims = torch.export.Dim.AUTO
+                program = torch.onnx.export(
+                    model, (_example(model, size, 2 if dynamic else 1),), dynamo=True, opset_version=opset,
+                    input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                    dynamic_shapes=({0: dims, 2: dims, 3: dims},) if dynamic else None,
+                )
+                program.save(os.fspath(temporary))
+        proto = onnx.load(os.fspath(temporary))
+        if metadata:
+            onnx.helper.set_model_props(proto, {str(k): str(v) for k, v in metadata.items()})
+        onnx.checker.check_model(proto)
+        onnx.save(proto, os.fspath(temporary))
+        os.replace(temporary, target)
+    return target
+
+
+def default_check_sizes(size: tuple[int, int], *, dynamic: bool, min_side: int = 32) -> list[tuple[int, int]]:
+    """Two sizes for the parity check: with dynamic H/W about 3/4 and 1/2 of ``size``, odd (so multiples of
+    neither 32 nor 96, where pooling bins and strides do not divide evenly); else ``size`` twice."""
+    if not dynamic:
+        return [tuple(size), tuple(size)]
+
+    def odd(value: int) -> int:
+        return max(value, min_side + 1) | 1
+
+    height, width = size
+    return [(odd(height * 3 // 4), odd(width * 3 // 4)), (odd(height // 2), odd(width // 2))]
+
+
+def compare_logits(reference: Tensor, logits: Tensor) -> tuple[float, float]:
+    """Largest absolute difference and the share of pixels with the same argmax class."""
+    if reference.shape != logits.shape:
+        raise ParityError(f"the export gives logits of shape {tuple(logits.shape)}, PyTorch {tuple(reference.shape)}")
+    reference, logits = reference.float().cpu(), logits.float().cpu()
+    diff = (reference - logits).abs().max().item()
+    agreement = (reference.argmax(1) == logits.argmax(1)).float().mean().item()
+    return diff, agreement
+
+
+def check_parity(
+    model: nn.Module,
+    runner,
+    sizes: Sequence[tuple[int, int]],
+    *,
+    max_abs_diff: float = DEFAULT_MAX_ABS_DIFF,
+    min_agreement: float = DEFAULT_MIN_AGREEMENT,
+    noise_floor: float | None = DEFAULT_NOISE_FLOOR,
+    seed: int = 0,
+) -> list[ParityCheck]:
+    """Compare ``runner`` with the PyTorch ``model`` (eval, fp32) on one random image per size.
+
+    A size passes when the argmax agreement reaches ``min_agreement`` and the largest logit difference is
+    below ``max_abs_diff``. Deep networks and large inputs carry more float32 rounding than 1e-4 (PyTorch
+    fp32 itself is ~1e-3 away from float64 for ResNet-101 with fresh weights; bilinear sampling positions
+    near 2048 are rounded to ~1e-4 px), so with ``noise_floor`` a miss is looked at again against PyTorch
+    in float64: the size passes when the export's error is at most ``noise_floor`` times PyTorch fp32's own
+    (the export is as exact as PyTorch is). The float64 pass is slow on big inputs but runs only then.
+    """
+    model = model.eval()
+    channels = getattr(getattr(model, "backbone", None), "in_channels", 3)
+    model64 = None
+    checks = []
+    for index, size in enumerate(sizes):
+        generator = torch.Generator().manual_seed(seed + index)
+        image = torch.randn(1, channels, *size, generator=generator)
+        with torch.inference_mode():
+            reference = model(image)
+        logits = runner(image)
+        diff, agreement = compare_logits(reference, logits)
+        within = diff < max_abs_diff
+        export_error = torch_error = None
+        if not within and noise_floor:
+            model64 = model64 if model64 is not None else copy.deepcopy(model).double()
+            with torch.inference_mode():
+                reference64 = model64(image.double())
+            export_error = (logits.double() - reference64).abs().max().item()
+            torch_error = (reference.double() - reference64).abs().max().item()
+            within = export_error <= noise_floor * torch_error
+        checks.append(ParityCheck(tuple(size), diff, agreement, within and agreement >= min_agreement,
+                                  export_error, torch_error))
+    return checks
+
+
+def export_model(
+    model: nn.Module,
+    output: str | os.PathLike,
+    *,
+    format: str = "onnx",
+    size: tuple[int, int] = (1024, 2048),
+    opset: int | None = None,
+    dynamic: bool = True,
+    exporter: str = "legacy",
+    check_sizes: Sequence[tuple[int, int]] | None = None,
+    max_abs_diff: float = DEFAULT_MAX_ABS_DIFF,
+    min_agreement: float = DEFAULT_MIN_AGREEMENT,
+    noise_floor: float | None = DEFAULT_NOISE_FLOOR,
+    threads: int | None = None,
+    metadata: dict[str, str] | None = None,
+    check: bool = True,
+) -> ExportReport:
+    """Export the eval network of ``model`` to ``output`` (.onnx, or .xml for OpenVINO IR) with parity checks.
+
+    Raises ``ParityError`` (leaving no file behind) when a check at ``check_sizes`` (default:
+    ``default_check_sizes``) misses ``max_abs_diff`` or ``min_agreement``; the error carries the report.
+    OpenVINO IR is written with fp32 weights and checked with OpenVINO in f32. ``metadata`` goes into the
+    ONNX ``metadata_props`` (``num_classes`` is always added).
+    """
+    from .runtimes import OnnxRuntimeRunner, OpenVINORunner
+
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}: choose from {', '.join(FORMATS)}")
+    target = Path(output)
+    suffix = ".onnx" if format == "onnx" else ".xml"
+    if target.suffix != suffix:
+        raise ValueError(f"the {format} output must end in {suffix}: {os.fspath(target)!r}")
+    stride = int(getattr(model, "output_stride", 32))
+    if min(size) < stride:
+        raise ValueError(f"export size {size[0]}x{size[1]} is smaller than the network's output stride {stride}")
+    if format == "openvino":
+        ov = require("openvino")
+    else:
+        require("onnxruntime")
+    if not dynamic and check_sizes and any(tuple(c) != tuple(size) for c in check_sizes):
+        raise ValueError(f"a static export runs at {size[0]}x{size[1]} only: check sizes must be that size "
+                         "(or export with dynamic H/W)")
+    model = model.eval()
+    metadata = {"num_classes": num_classes_of(model), **(metadata or {})}
+    prepared = prepare_for_export(model)
+    opset = opset if opset is not None else (DEFAULT_OPSET if exporter == "legacy" else 18)
+    report = ExportReport(target, format, exporter, opset, dynamic, tuple(size), prepared.folded_batchnorms,
+                          max_abs_diff_threshold=max_abs_diff, min_agreement_threshold=min_agreement,
+                          noise_floor=noise_floor)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".alignseg-export-", dir=target.parent) as folder:
+        onnx_path = export_onnx(prepared, Path(folder) / "model.onnx", size=size, opset=opset, dynamic=dynamic,
+                                exporter=exporter, metadata=metadata)
+        if format == "onnx":
+            written = [onnx_path]
+            runner = OnnxRuntimeRunner(onnx_path, threads=threads) if check else None
+        else:
+            xml_path = Path(folder) / "model.xml"
+            ov.save_model(ov.convert_model(os.fspath(onnx_path)), os.fspath(xml_path), compress_to_fp16=False)
+            written = [xml_path, xml_path.with_suffix(".bin")]
+            runner = OpenVINORunner(xml_path, precision="fp32", threads=threads) if check else None
+        if runner is not None:
+            report.runtime = runner.name
+            sizes = check_sizes or default_check_sizes(size, dynamic=dynamic, min_side=stride)
+            try:
+                report.checks = check_parity(model, runner, sizes, max_abs_diff=max_abs_diff,
+                                             min_agreement=min_agreement, noise_floor=noise_floor)
+            finally:
+                runner.close()
+            if not report.passed:
+                failed = [c for c in report.checks if not c.passed]
+                error = ParityError(
+                    f"the {format} export does not match PyTorch at {len(failed)} of {len(report.checks)} sizes "
+                    f"(first: {failed[0].size[0]}x{failed[0].size[1]}, max |diff| {failed[0].max_abs_diff:.3e}, "
+                    f"argmax agreement {100 * failed[0].argmax_agreement:.4f}%; thresholds < {max_abs_diff:g} and "
+                    f">= {100 * min_agreement:g}%); nothing was written to {os.fspath(target)!r}"
+                )
+                error.report = report
+                raise error
+        for path in written:
+            shutil.move(os.fspath(path), os.fspath(target.with_suffix(path.suffix)))
+    return report

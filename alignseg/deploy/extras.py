@@ -1,0 +1,19 @@
+"""Optional packages of the deployment tools, imported only when a tool needs them."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+
+def require(module: str, extra: str = "deploy") -> ModuleType:
+    """Import ``module`` or raise an ``ImportError`` that names the alignseg extra which installs it.
+
+    The deployment runtimes (onnx, onnxruntime, openvino) are optional; nothing in alignseg imports them
+    at import time, so the library works without them until a user asks for an export or a runtime.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        package = module.split(".")[0]
+        raise ImportError(f"{package} is not installed: pip install 'alignseg[{extra}]'") from exc

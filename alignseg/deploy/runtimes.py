@@ -1,0 +1,393 @@
+"""Inference runtimes behind one interface: ``runner(x) -> logits``.
+
+A runner takes an ``N×3×H×W`` float32 image batch (a torch tensor, normalised as for the model) and
+returns ``N×C×H×W`` float32 logits as a torch tensor on the batch's device (the work runs on the
+runner's device). ``name`` describes the runner ("onnxruntime fp32 (4 threads)");
+``close()`` frees what it holds (sessions, temporary exports). Runners are built by ``build_runner``:
+
+==============  ==========================================  =============================================
+backend         source                                      options
+==============  ==========================================  =============================================
+``eager``       ``nn.Module``                               device, precision (fp32/bf16/fp16 autocast),
+                                                            channels_last, fold_bn, cuda_graphs
+``compile``     ``nn.Module``                               the eager options + mode, freezing, dynamic
+``onnxruntime`` ``nn.Module`` (exported first) or .onnx     device, threads, optimization, export options
+``openvino``    ``nn.Module`` (exported first), .onnx/.xml  precision (fp32/bf16/fp16), threads, hint
+==============  ==========================================  =============================================
+
+The ONNX Runtime and OpenVINO packages are optional (extra ``deploy``) and imported only when used.
+OpenVINO runs bf16 by default on CPUs with AMX or AVX-512 BF16; the runner always sets the precision
+it is asked for (fp32 by default), so parity with PyTorch holds unless bf16 is requested.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .extras import require
+
+BACKENDS = ("eager", "compile", "onnxruntime", "openvino")
+PRECISIONS = ("fp32", "bf16", "fp16")
+_ALIASES = {"torch": "eager", "pytorch": "eager", "ort": "onnxruntime", "ov": "openvino",
+            "torch.compile": "compile", "inductor": "compile"}
+_TORCH_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_ORT_LEVELS = ("disable", "basic", "extended", "all")
+_OV_PRECISIONS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+
+
+def canonical_backend(backend: str) -> str:
+    """``backend`` or its alias as one of ``BACKENDS``; a clear error for unknown names."""
+    name = _ALIASES.get(backend.lower(), backend.lower())
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: choose from {', '.join(BACKENDS)}")
+    return name
+
+
+def check_precision(backend: str, precision: str, device: str = "cpu") -> None:
+    """Raise ``ValueError`` for a precision the backend cannot run on ``device``."""
+    backend = canonical_backend(backend)
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: choose from {', '.join(PRECISIONS)}")
+    if backend == "onnxruntime" and precision != "fp32":
+        raise ValueError("the onnxruntime runner runs the fp32 graph only; use --backend openvino for bf16/fp16 "
+                         "on CPU, or eager/compile autocast")
+    if backend == "openvino" and device != "cpu":
+        raise ValueError("the openvino runner runs on the CPU only")
+
+
+class Runner:
+    """The interface: ``runner(x)`` → logits (on ``x``'s device), ``name``, ``num_classes``, ``close()``;
+    also a context manager."""
+
+    name: str = "runner"
+    device: str = "cpu"
+    precision: str = "fp32"
+    num_classes: int | None = None
+
+    def __call__(self, x: Tensor) -> Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Free sessions, compiled graphs and temporary files; the runner must not be called afterwards."""
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+def _check_image(x: Tensor) -> None:
+    if not isinstance(x, Tensor) or x.dim() != 4:
+        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
+        raise ValueError(f"expected an N×C×H×W float image tensor, got {shape}")
+
+
+class _CudaGraph:
+    """Replays one captured forward per input shape (static input and output buffers)."""
+
+    def __init__(self, forward) -> None:
+        self.forward = forward
+        self.graphs: dict[tuple[int, ...], tuple[torch.cuda.CUDAGraph, Tensor, Tensor]] = {}
+
+    def __call__(self, x: Tensor) -> Tensor:
+        key = tuple(x.shape)
+        if key not in self.graphs:
+            static_in = x.clone()
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                for _ in range(3):  # warm-up outside the graph: cuDNN autotuning, lazy allocations
+                    self.forward(static_in)
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                static_out = self.forward(static_in)
+            self.graphs[key] = (graph, static_in, static_out)
+        graph, static_in, static_out = self.graphs[key]
+        static_in.copy_(x)
+        graph.replay()
+        return static_out.clone()
+
+
+class TorchRunner(Runner):
+    """PyTorch eager (or ``torch.compile``d) inference under ``inference_mode``/``no_grad`` and autocast.
+
+    ``precision`` bf16/fp16 runs under ``torch.autocast`` (weights stay fp32, outputs are cast back to
+    float32). ``channels_last`` converts the model and each input. ``fold_bn`` folds BatchNorm into the
+    convolutions first. ``cuda_graphs`` (CUDA only) captures one graph per input shape and replays it.
+    ``compile_mode`` (None = eager) wraps the model in ``torch.compile``; on the CPU ``freezing`` lets
+    Inductor fold the weights as constants (much faster CPU inference; the model must not change).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        device: str = "cpu",
+        precision: str = "fp32",
+        channels_last: bool = False,
+        fold_bn: bool = False,
+        cuda_graphs: bool = False,
+        compile_mode: str | None = None,
+        freezing: bool = True,
+        dynamic: bool | None = False,
+    ) -> None:
+        backend = "eager" if compile_mode is None else "compile"
+        check_precision(backend, precision, device)
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError("device cuda was asked for, but torch.cuda.is_available() is False on this machine")
+        if cuda_graphs and not device.startswith("cuda"):
+            raise ValueError("CUDA graphs need --device cuda")
+        if fold_bn:
+            from .fold import fold_batchnorm
+
+            model = fold_batchnorm(model)  # a copy
+        elif channels_last or device != "cpu":
+            model = copy.deepcopy(model)  # .to() converts in place: leave the caller's model as it was
+        self.model = model.eval().to(device)
+        self.device = device
+        self.precision = precision
+        self.channels_last = channels_last
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.compile_mode = compile_mode
+        self.freezing = freezing and device == "cpu"
+        forward = self.model
+        manual_graphs = cuda_graphs
+        if compile_mode is not None:
+            if cuda_graphs and compile_mode == "default":
+                compile_mode = "reduce-overhead"  # Inductor's own CUDA-graph mode
+            self.compile_mode = compile_mode
+            forward = torch.compile(self.model, mode=None if compile_mode == "default" else compile_mode,
+                                    dynamic=dynamic)
+            manual_graphs = False
+        self._forward = self._autocast_forward(forward)
+        if manual_graphs:
+            self._forward = _CudaGraph(self._forward)
+        parts = [backend if compile_mode is None else f"compile[{compile_mode}]", precision, device]
+        if channels_last:
+            parts.append("channels_last")
+        if fold_bn:
+            parts.append("bn-folded")
+        if cuda_graphs:
+            parts.append("cuda-graphs")
+        self.name = " ".join(parts)
+        self._num_classes = None
+
+    def _autocast_forward(self, forward):
+        device_type = "cuda" if self.device.startswith("cuda") else "cpu"
+        dtype = _TORCH_DTYPES.get(self.precision)
+
+        def run(x: Tensor) -> Tensor:
+            context = torch.autocast(device_type, dtype=dtype) if dtype is not None else nullcontext()
+            with context:
+                return forward(x).float()
+        return run
+
+    @property
+    def num_classes(self) -> int:
+        if self._num_classes is None:
+            from .loading import num_classes_of
+
+            self._num_classes = num_classes_of(self.model)
+        return self._num_classes
+
+    def __call__(self, x: Tensor) -> Tensor:
+        _check_image(x)
+        source_device = x.device
+        x = x.to(self.device, torch.float32)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.compile_mode is None:
+            with torch.inference_mode():
+                return self._forward(x).to(source_device)
+        # Inductor's freezing needs no_grad (not inference_mode) and is read when a graph is compiled
+        from torch._inductor import config as inductor_config
+
+        patch = inductor_config.patch(freezing=True) if self.freezing else nullcontext()
+        with torch.no_grad(), patch:
+            return self._forward(x).to(source_device)
+
+    def close(self) -> None:
+        self._forward = None
+        self.model = None
+        if self.compile_mode is not None:
+            torch._dynamo.reset()
+
+
+def _export_for_runtime(model: nn.Module, export: dict | None) -> tuple[Path, tempfile.TemporaryDirectory]:
+    """Export ``model`` to ONNX in a temporary folder (BN folded, no parity check: the caller compares)."""
+    from .export import export_onnx, prepare_for_export
+
+    options = dict(export or {})
+    folder = tempfile.TemporaryDirectory(prefix="alignseg-export-")
+    path = Path(folder.name) / "model.onnx"
+    export_onnx(prepare_for_export(model), path, **options)
+    return path, folder
+
+
+class OnnxRuntimeRunner(Runner):
+    """ONNX Runtime session on the CPU (or CUDA) execution provider.
+
+    ``threads`` sets the intra-op thread pool (None = ONNX Runtime's default, one per core);
+    ``optimization`` is the graph optimisation level: disable, basic, extended or all.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, device: str = "cpu", threads: int | None = None,
+                 optimization: str = "all", precision: str = "fp32") -> None:
+        check_precision("onnxruntime", precision, device)
+        ort = require("onnxruntime")
+        if optimization not in _ORT_LEVELS:
+            raise ValueError(f"unknown optimization level {optimization!r}: choose from {', '.join(_ORT_LEVELS)}")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[optimization]
+        if threads:
+            options.intra_op_num_threads = threads
+        providers = ["CPUExecutionProvider"]
+        if device.startswith("cuda"):
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise ValueError("onnxruntime has no CUDA execution provider here: install onnxruntime-gpu")
+            providers.insert(0, "CUDAExecutionProvider")
+        self.path = Path(path)
+        self.session = ort.InferenceSession(os.fspath(path), options, providers=providers)
+        self.input_name = self.session.get_inputs()[0].name
+        self.device = device
+        self.precision = precision
+        self.name = f"onnxruntime fp32 {device}" + (f" ({threads} threads)" if threads else "")
+        channels = self.session.get_outputs()[0].shape[1]
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        self.num_classes = channels if isinstance(channels, int) else int(metadata.get("num_classes", 0)) or None
+
+    def __call__(self, x: Tensor) -> Tensor:
+        _check_image(x)
+        array = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        (logits,) = self.session.run(None, {self.input_name: array})[:1]
+        return torch.from_numpy(logits).to(x.device)
+
+    def close(self) -> None:
+        self.session = None
+
+
+class OpenVINORunner(Runner):
+    """OpenVINO on the CPU, from an ONNX file or an OpenVINO IR (.xml).
+
+    ``precision`` sets ``INFERENCE_PRECISION_HINT`` explicitly (fp32 → f32, bf16, fp16 → f16): OpenVINO
+    would otherwise pick bf16 on AMX CPUs. A network with dynamic H/W is reshaped to each new input shape
+    and compiled once per shape (static shapes run faster than dynamic ones).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, precision: str = "fp32", threads: int | None = None,
+                 hint: str = "LATENCY", device: str = "cpu") -> None:
+        check_precision("openvino", precision, device)
+        ov = require("openvino")
+        self.core = ov.Core()
+        capabilities = self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        wanted = {"bf16": "BF16", "fp16": "FP16"}.get(precision)
+        if wanted and wanted not in capabilities:
+            raise ValueError(f"this CPU cannot run OpenVINO in {precision} (capabilities: {', '.join(capabilities)})")
+        self.model = self.core.read_model(os.fspath(path))
+        self.config = {"INFERENCE_PRECISION_HINT": _OV_PRECISIONS[precision], "PERFORMANCE_HINT": hint}
+        if threads:
+            self.config["INFERENCE_NUM_THREADS"] = int(threads)
+        self.path = Path(path)
+        self.compiled: dict[tuple[int, ...], object] = {}
+        self.device = "cpu"
+        self.precision = precision
+        self.name = f"openvino {precision} cpu" + (f" ({threads} threads)" if threads else "")
+        channels = self.model.outputs[0].get_partial_shape()[1]
+        self.num_classes = channels.get_length() if channels.is_static else None
+
+    def _request(self, shape: tuple[int, ...]):
+        if shape not in self.compiled:
+            if self.model.inputs[0].get_partial_shape().is_dynamic or tuple(self.model.inputs[0].get_shape()) != shape:
+                self.model.reshape({self.model.inputs[0]: list(shape)})
+            compiled = self.core.compile_model(self.model, "CPU", self.config)
+            self.compiled[shape] = compiled.create_infer_request()
+        return self.compiled[shape]
+
+    def __call__(self, x: Tensor) -> Tensor:
+        _check_image(x)
+        array = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        request = self._request(tuple(array.shape))
+        request.infer({0: array})
+        logits = np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
+        return torch.from_numpy(logits).to(x.device)
+
+    def close(self) -> None:
+        self.compiled.clear()
+        self.model = None
+
+
+class _OwnsExport(Runner):
+    """A runtime runner that also owns the temporary export it reads (deleted on ``close``)."""
+
+    def __init__(self, inner: Runner, folder: tempfile.TemporaryDirectory) -> None:
+        self.inner = inner
+        self.folder = folder
+        self.name = inner.name
+        self.device = inner.device
+        self.precision = inner.precision
+        self.num_classes = inner.num_classes
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.inner(x)
+
+    def close(self) -> None:
+        self.inner.close()
+        self.folder.cleanup()
+
+
+def build_runner(backend: str, source: nn.Module | str | os.PathLike, **options) -> Runner:
+    """A runner of ``backend`` for ``source`` (a model, or an exported .onnx/.xml file).
+
+    A model given to ``onnxruntime``/``openvino`` is first exported to a temporary ONNX file (BatchNorm
+    folded; ``export={"size": (H, W), "dynamic": False, "opset": 17}`` chooses how). See the module
+    docstring for each backend's options.
+    """
+    backend = canonical_backend(backend)
+    if backend in ("eager", "compile"):
+        if not isinstance(source, nn.Module):
+            raise ValueError(f"the {backend} backend runs a PyTorch model, not the file {os.fspath(source)!r}")
+        if backend == "compile":
+            options.setdefault("compile_mode", options.pop("mode", "default"))
+        else:
+            options.pop("mode", None)
+        options.pop("threads", None)  # torch's thread count is process-wide: set by the caller
+        return TorchRunner(source, **options)
+    export = options.pop("export", None)
+    folder = None
+    if isinstance(source, nn.Module):
+        if backend == "openvino":
+            require("openvino")
+        else:
+            require("onnxruntime")
+        source, folder = _export_for_runtime(source, export)
+    elif not Path(source).is_file():
+        raise FileNotFoundError(f"exported model not found: {os.fspath(source)!r}")
+    for key in ("channels_last", "fold_bn", "cuda_graphs", "mode", "freezing", "dynamic"):
+        options.pop(key, None)  # PyTorch-only options have no meaning for an exported graph
+    runner_type = OnnxRuntimeRunner if backend == "onnxruntime" else OpenVINORunner
+    try:
+        runner = runner_type(source, **options)
+    except BaseException:
+        if folder is not None:
+            folder.cleanup()
+        raise
+    return runner if folder is None else _OwnsExport(runner, folder)

@@ -1,0 +1,401 @@
+"""Typed training/evaluation configuration: one YAML file that reads on its own, plus dotted overrides.
+
+A config file holds up to seven sections (``model``, ``data``, ``loss``, ``optim``, ``schedule``, ``train``,
+``eval``); every key it leaves out takes the default written in the dataclasses below, and nothing is
+inherited from other files. On the command line, ``section.key=value`` overrides a value; the value is
+read as YAML (``train.max_epochs=3``, ``eval.scales=[0.5,1.0,2.0]``, ``model.pretrained=null``).
+
+Unknown sections or keys and values of the wrong type raise one ``ConfigError`` naming the key and where
+it came from (the file, or the command line).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "EvalConfig",
+    "LossConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "ScheduleConfig",
+    "TrainConfig",
+    "config_from_dict",
+    "load_config",
+    "parse_overrides",
+    "save_config",
+]
+
+
+class ConfigError(ValueError):
+    """A config key is unknown, has a value of the wrong type, or contradicts another key."""
+
+
+@dataclass
+class ModelConfig:
+    """Which zoo model to train (``alignseg models`` lists them) and the local weight files to start from."""
+
+    name: str = "sfnet_lite_r18"
+    num_classes: int | None = None  # None: the dataset's number of classes
+    pretrained: str | None = None  # whole-model checkpoint (alignseg or released format)
+    backbone_pretrained: str | None = None  # ImageNet trunk, e.g. resnet18-deep-inplane128.pth
+    aux_heads: bool | None = None  # deep-supervision heads; None: as in the released recipe of the model
+
+
+@dataclass
+class DataConfig:
+    """Dataset, augmentation (spec sfnet.md 4.2), class-uniform sampling (4.3) and loaders.
+
+    The dataset is ``alignseg.data.build_dataset(dataset, **kwargs)`` with ``root`` and ``split`` added
+    when the dataset takes them (``train_split`` for training, ``val_split`` for validation) and
+    ``train_kwargs`` / ``val_kwargs`` added for one split only.
+    """
+
+    dataset: str = "shapes"
+    root: str | None = None
+    train_split: str = "train"
+    val_split: str = "val"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    train_kwargs: dict[str, Any] = field(default_factory=dict)
+    val_kwargs: dict[str, Any] = field(default_factory=dict)
+    crop_size: int | list[int] = 512  # square side or [height, width]
+    scale_range: list[float] = field(default_factory=lambda: [0.5, 2.0])
+    hflip: float = 0.5  # probability of a horizontal flip
+    color_jitter: float = 0.0  # s: brightness/contrast/saturation in [1-s, 1+s], hue in [-s, s]; 0 = off
+    blur: bool = False  # Gaussian blur with sigma in blur_sigma on every sample
+    blur_sigma: list[float] = field(default_factory=lambda: [0.15, 1.30])
+    interpolation: Literal["bilinear", "bicubic"] = "bilinear"
+    class_uniform_pct: float = 0.0  # 0 = plain seeded shuffling
+    class_uniform_tile: int = 1024
+    cache_dir: str | None = None  # centroid cache; None = $ALIGNSEG_CACHE or ~/.cache/alignseg
+    batch_size: int = 8  # per device (process)
+    workers: int = 2  # loader processes per device
+
+
+@dataclass
+class LossConfig:
+    """``alignseg.losses.build_loss(name, **kwargs)`` on the main head, the same criterion on aux heads."""
+
+    name: Literal["ce", "ohem", "hardest_fraction"] = "ce"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    aux_weights: float | list[float] = 0.4
+
+
+@dataclass
+class OptimConfig:
+    name: Literal["sgd", "adamw"] = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9  # SGD only
+    nesterov: bool = False  # SGD only
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # AdamW only
+    weight_decay: float = 1e-4
+    no_decay_bn_bias: bool = False  # False: one param group, as released (BN weights and biases decayed too)
+
+
+@dataclass
+class ScheduleConfig:
+    """Poly decay of the learning rate, optionally after a linear warm-up.
+
+    ``per: iteration`` (paper): ``lr = base·(1 − it/total)^power`` after every iteration.
+    ``per: epoch`` (released code, spec 4.1): a stair-case ``lr = base·(1 − e/E)^power`` with e = 1..E set at
+    the start of each epoch, so the first epoch already runs at ``base·(1 − 1/E)^power`` and the last at 0.
+    """
+
+    power: float = 0.9
+    per: Literal["iteration", "epoch"] = "iteration"
+    warmup_iters: int = 0
+    warmup_ratio: float = 0.1  # the warm-up starts at this fraction of the scheduled learning rate
+
+
+@dataclass
+class TrainConfig:
+    max_epochs: int | None = None
+    max_steps: int | None = None  # optimizer steps; exactly one of max_epochs / max_steps
+    precision: Literal["32-true", "16-mixed", "bf16-mixed"] = "32-true"
+    seed: int = 0
+    deterministic: bool = False
+    threads: int | None = None  # CPU threads for torch per process; None: torch's default (the cores)
+    accelerator: Literal["auto", "cpu", "gpu", "cuda"] = "auto"
+    devices: int | str = 1  # processes per node, or "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"  # "ddp" for several devices; launch multi-node runs with torchrun
+    sync_bn: bool = False  # SyncBatchNorm across processes (GPU only)
+    val_every_n_epochs: int = 1
+    checkpoint_every_n_steps: int | None = None  # also write last.ckpt every N steps (always at epoch ends)
+    log_every_n_steps: int = 20
+    grad_clip: float | None = None
+    output_dir: str = "runs/train"
+    progress_bar: bool = True
+    num_sanity_val_steps: int = 0
+    limit_train_batches: int | float = 1.0  # batches per epoch (int) or a fraction of them; for quick checks
+    limit_val_batches: int | float = 1.0
+
+
+@dataclass
+class EvalConfig:
+    """Inference used for validation during training and by ``alignseg eval`` (spec 4.6)."""
+
+    mode: Literal["whole", "sliding"] = "whole"
+    scales: list[float] = field(default_factory=lambda: [1.0])
+    flip: bool = False
+    window: int | list[int] | None = None  # sliding window side or [height, width]
+    overlap: float = 1 / 3
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def check(self, source: str = "the config", *, training: bool = True) -> Config:
+        """Checks between keys (``training``: also that a training length is set); raises ConfigError
+        naming the keys. Returns ``self``."""
+        train, data, ev = self.train, self.data, self.eval
+        if training and (train.max_epochs is None) == (train.max_steps is None):
+            raise ConfigError(f"{source}: set exactly one of train.max_epochs and train.max_steps")
+        for key, value in (("train.max_epochs", train.max_epochs), ("train.max_steps", train.max_steps)):
+            if value is not None and value < 1:
+                raise ConfigError(f"{source}: {key} must be at least 1, got {value}")
+        positive = {
+            "data.batch_size": data.batch_size,
+            "data.class_uniform_tile": data.class_uniform_tile,
+            "train.val_every_n_epochs": train.val_every_n_epochs,
+            "train.num_nodes": train.num_nodes,
+            "train.log_every_n_steps": train.log_every_n_steps,
+        }
+        for key, value in positive.items():
+            if value < 1:
+                raise ConfigError(f"{source}: {key} must be at least 1, got {value}")
+        if train.threads is not None and train.threads < 1:
+            raise ConfigError(f"{source}: train.threads must be at least 1 (or null), got {train.threads}")
+        if data.workers < 0:
+            raise ConfigError(f"{source}: data.workers must be >= 0, got {data.workers}")
+        crop = [data.crop_size] * 2 if isinstance(data.crop_size, int) else data.crop_size
+        if len(crop) != 2 or min(crop) < 1:
+            raise ConfigError(f"{source}: data.crop_size must be a positive int or [height, width], got {crop}")
+        for key, pair in (("data.scale_range", data.scale_range), ("data.blur_sigma", data.blur_sigma)):
+            if len(pair) != 2 or not 0 < pair[0] <= pair[1]:
+                raise ConfigError(f"{source}: {key} must be [low, high] with 0 < low <= high, got {pair}")
+        if not 0.0 <= data.class_uniform_pct <= 1.0:
+            raise ConfigError(f"{source}: data.class_uniform_pct must be in [0, 1], got {data.class_uniform_pct}")
+        if not 0.0 <= data.hflip <= 1.0:
+            raise ConfigError(f"{source}: data.hflip must be in [0, 1], got {data.hflip}")
+        if len(self.optim.betas) != 2:
+            raise ConfigError(f"{source}: optim.betas must be [beta1, beta2], got {self.optim.betas}")
+        if self.optim.lr <= 0:
+            raise ConfigError(f"{source}: optim.lr must be positive, got {self.optim.lr}")
+        if self.schedule.warmup_iters < 0:
+            raise ConfigError(f"{source}: schedule.warmup_iters must be >= 0, got {self.schedule.warmup_iters}")
+        for key, limit in (("train.limit_train_batches", train.limit_train_batches),
+                           ("train.limit_val_batches", train.limit_val_batches)):
+            if limit < 0 or (isinstance(limit, float) and limit > 1.0):
+                raise ConfigError(f"{source}: {key} must be a number of batches or a fraction in [0, 1], got {limit}")
+        if isinstance(train.devices, str) and train.devices != "auto":
+            raise ConfigError(f"{source}: train.devices must be a number of devices or 'auto', got {train.devices!r}")
+        if ev.mode == "sliding" and ev.window is None:
+            raise ConfigError(f"{source}: eval.mode 'sliding' needs eval.window (e.g. eval.window=832)")
+        if not ev.scales or any(s <= 0 for s in ev.scales):
+            raise ConfigError(f"{source}: eval.scales must be a non-empty list of positive numbers, got {ev.scales}")
+        if not 0.0 <= ev.overlap < 1.0:
+            raise ConfigError(f"{source}: eval.overlap must be in [0, 1), got {ev.overlap}")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading: YAML mapping -> dataclasses, with type checks that name the key and its source
+
+
+def _type_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(hint))
+    if origin in (Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(hint))
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return f"list of {_type_name(item)}"
+    if origin is dict:
+        return "mapping"
+    if hint is type(None):
+        return "null"
+    if hint is Any:
+        return "any value"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """``value`` as type ``hint``; raises TypeError when it does not fit. Ints and numeric strings such as
+    ``1e-4`` (which YAML 1.1 does not read as a number) are accepted as floats."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        for option in typing.get_args(hint):
+            try:
+                return _coerce(value, option)
+            except TypeError:
+                continue
+        raise TypeError
+    if origin is Literal:
+        if value in typing.get_args(hint) and not isinstance(value, bool):
+            return value
+        raise TypeError
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list | tuple):
+            raise TypeError
+        return [_coerce(v, item) for v in value]
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise TypeError
+        return dict(value)
+    if hint is type(None):
+        if value is None:
+            return None
+        raise TypeError
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise TypeError
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise TypeError
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise TypeError
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise TypeError
+    raise TypeError(f"unsupported config type {hint!r}")  # a bug in the dataclasses above, not user input
+
+
+def _build_section(cls: type, values: Any, section: str, source_of: typing.Callable[[str], str]) -> Any:
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source_of(section)}: section '{section}' must be a mapping of keys to values, "
+                          f"got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        dotted = f"{section}.{key}"
+        if key not in hints:
+            raise ConfigError(f"{source_of(dotted)}: unknown key '{dotted}'; valid keys in '{section}': "
+                              f"{', '.join(names)}")
+        try:
+            kwargs[key] = _coerce(value, hints[key])
+        except TypeError:
+            raise ConfigError(f"{source_of(dotted)}: '{dotted}' must be {_type_name(hints[key])}, "
+                              f"got {value!r}") from None
+    return cls(**kwargs)
+
+
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
+
+
+def config_from_dict(
+    raw: dict[str, Any], source: str = "the config", overridden: set[str] | None = None, *, training: bool = True
+) -> Config:
+    """Build and check a ``Config`` from a nested mapping; ``overridden`` dotted keys came from the command line."""
+    overridden = overridden or set()
+
+    def source_of(key: str) -> str:
+        hit = any(key == k or k.startswith(key + ".") or key.startswith(k + ".") for k in overridden)
+        return "command-line override" if hit else source
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: a config must be a mapping of sections (model, data, ...), "
+                          f"got {type(raw).__name__}")
+    hints = typing.get_type_hints(Config)
+    sections = {}
+    for name, values in raw.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"{source_of(str(name))}: unknown section '{name}'; valid sections: "
+                              f"{', '.join(_SECTIONS)}")
+        sections[name] = _build_section(hints[name], values, name, source_of)
+    return Config(**sections).check(source, training=training)
+
+
+def parse_overrides(overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``["train.max_epochs=3", "data.root=/x"]`` -> ``{"train.max_epochs": 3, "data.root": "/x"}``."""
+    parsed = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or key.count(".") != 1 or not all(key.split(".")):
+            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. train.max_epochs=3")
+        try:
+            parsed[key] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            parsed[key] = text  # not YAML (e.g. an odd path): keep the text as it is
+    return parsed
+
+
+def load_config(
+    path: str | os.PathLike | None, overrides: list[str] | tuple[str, ...] = (), *, training: bool = True
+) -> Config:
+    """Read a YAML config (None: all defaults) and apply ``section.key=value`` overrides.
+
+    ``training=False`` (evaluation) does not require a training length (train.max_epochs/max_steps).
+    """
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = os.fspath(path)
+        if not Path(source).is_file():
+            raise FileNotFoundError(f"config file not found: {source}")
+        try:
+            raw = yaml.safe_load(Path(source).read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{source}: not valid YAML: {error}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: a config must be a mapping of sections (model, data, ...)")
+    parsed = parse_overrides(list(overrides))
+    for key, value in parsed.items():
+        section, name = key.split(".")
+        if section not in _SECTIONS:
+            raise ConfigError(f"command-line override: unknown section '{section}' in '{key}'; valid sections: "
+                              f"{', '.join(_SECTIONS)}")
+        current = raw.get(section)
+        if current is None:
+            current = raw[section] = {}
+        if not isinstance(current, dict):
+            raise ConfigError(f"{source}: section '{section}' must be a mapping")
+        current[name] = value
+    return config_from_dict(raw, source, set(parsed), training=training)
+
+
+def save_config(config: Config, path: str | os.PathLike) -> Path:
+    """Write the resolved config as YAML (atomically), so a run records exactly what it used."""
+    from ..fileio import atomic_write
+
+    text = yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=None)
+    return atomic_write(path, lambda stream: stream.write(text.encode()))

@@ -1,0 +1,181 @@
+"""``fit``: build the data module, model, callbacks, loggers and Lightning ``Trainer`` from a config, train,
+and report where everything was written.
+
+Layout of ``train.output_dir``::
+
+    config.yaml                 the resolved config of the run
+    checkpoints/last.ckpt       full training state (every epoch, and every N steps if asked): --resume
+    checkpoints/best.ckpt       full training state at the best validation mIoU
+    model_last.pt, model_best.pt   alignseg model checkpoints (engine.export) for predict/eval
+    tensorboard/, csv/          logs (loss, learning rate, validation mIoU and per-class IoU)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from ..evaluation import SegmentationMetrics
+from .callbacks import AtomicCheckpointIO, ExportWeights, TrainingState
+from .config import Config, ConfigError, save_config
+from .module import SegmentationDataModule, SegmentationModule
+
+__all__ = ["TrainResult", "build_trainer", "fit", "resolve_accelerator", "resolve_resume"]
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    last_checkpoint: Path
+    best_checkpoint: Path | None
+    model_last: Path
+    model_best: Path | None
+    metrics: SegmentationMetrics | None  # the last validation
+    best_miou: float | None
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    module: SegmentationModule | None = field(default=None, repr=False)
+
+
+class _DropAdvert(logging.Filter):
+    """Lightning advertises a cloud logger on every run; the engine's output has no use for it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdvert())
+
+
+def resolve_accelerator(config: Config) -> str:
+    """``cpu`` or ``gpu``; hardware-dependent settings that cannot work are errors naming the key."""
+    train = config.train
+    has_gpu = torch.cuda.is_available()
+    if train.accelerator in ("gpu", "cuda") and not has_gpu:
+        raise ConfigError(f"train.accelerator is {train.accelerator!r} but no CUDA GPU is visible; "
+                          "use train.accelerator=cpu")
+    accelerator = "gpu" if train.accelerator in ("gpu", "cuda") or (train.accelerator == "auto" and has_gpu) else "cpu"
+    if accelerator == "cpu" and train.sync_bn:
+        raise ConfigError("train.sync_bn=true needs GPUs: SyncBatchNorm has no CPU implementation; "
+                          "set train.sync_bn=false for a CPU run")
+    if accelerator == "cpu" and train.precision == "16-mixed":
+        raise ConfigError("train.precision '16-mixed' needs a GPU; on a CPU use 'bf16-mixed' or '32-true'")
+    return accelerator
+
+
+def resolve_resume(config: Config, resume: str | None) -> str | None:
+    """``None``, a checkpoint path, or ``auto``: ``<output_dir>/checkpoints/last.ckpt`` when it exists."""
+    if resume is None:
+        return None
+    if resume == "auto":
+        last = Path(config.train.output_dir) / "checkpoints" / "last.ckpt"
+        return str(last) if last.is_file() else None
+    if not Path(resume).is_file():
+        raise FileNotFoundError(f"checkpoint to resume from not found: {resume}")
+    return resume
+
+
+def build_trainer(
+    config: Config, datamodule: SegmentationDataModule, *, callbacks: list[L.Callback] = (), loggers: bool = True
+) -> tuple[L.Trainer, ExportWeights]:
+    train = config.train
+    accelerator = resolve_accelerator(config)
+    output = Path(train.output_dir)
+    checkpoints = output / "checkpoints"
+    export = ExportWeights(output, config_dict=config.to_dict())
+    every_epoch = ModelCheckpoint(dirpath=checkpoints, filename="last", every_n_epochs=1, save_top_k=1,
+                                  save_on_train_epoch_end=True, enable_version_counter=False)
+    best = ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val/miou", mode="max", save_top_k=1,
+                           save_on_train_epoch_end=False, enable_version_counter=False, auto_insert_metric_name=False)
+    all_callbacks: list[L.Callback] = [TrainingState(datamodule), export, every_epoch, best]
+    if train.checkpoint_every_n_steps:
+        all_callbacks.append(ModelCheckpoint(dirpath=checkpoints, filename="last", save_top_k=1,
+                                             every_n_train_steps=train.checkpoint_every_n_steps,
+                                             enable_version_counter=False))
+    if train.progress_bar:
+        all_callbacks.append(TQDMProgressBar(refresh_rate=1))
+    all_callbacks.extend(callbacks)
+    logger: Any = False
+    if loggers:
+        logger = [TensorBoardLogger(output, name="tensorboard", default_hp_metric=False),
+                  CSVLogger(output, name="csv")]
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=train.devices,
+        num_nodes=train.num_nodes,
+        strategy=train.strategy,
+        precision=train.precision,
+        sync_batchnorm=train.sync_bn,
+        deterministic=train.deterministic,
+        max_epochs=train.max_epochs if train.max_epochs is not None else -1,
+        max_steps=train.max_steps if train.max_steps is not None else -1,
+        check_val_every_n_epoch=train.val_every_n_epochs,
+        log_every_n_steps=train.log_every_n_steps,
+        gradient_clip_val=train.grad_clip,
+        num_sanity_val_steps=train.num_sanity_val_steps,
+        limit_train_batches=None if train.limit_train_batches == 1.0 else train.limit_train_batches,
+        limit_val_batches=None if train.limit_val_batches == 1.0 else train.limit_val_batches,
+        callbacks=all_callbacks,
+        logger=logger,
+        plugins=[AtomicCheckpointIO()],
+        enable_progress_bar=train.progress_bar,
+        enable_model_summary=train.progress_bar,
+        use_distributed_sampler=False,  # the data module shards the data itself (and resumes mid-epoch)
+        default_root_dir=output,
+    )
+    return trainer, export
+
+
+def fit(
+    config: Config, *, resume: str | None = None, callbacks: list[L.Callback] = (), loggers: bool = True
+) -> TrainResult:
+    """Train ``config`` (optionally resuming: a ``.ckpt`` path or ``auto``) and return what was written."""
+    start = time.perf_counter()
+    resolve_accelerator(config)  # configuration errors before any data is read
+    checkpoint = resolve_resume(config, resume)
+    if resume == "auto" and checkpoint is None:
+        print(f"no checkpoint in {Path(config.train.output_dir) / 'checkpoints'} to resume from: starting afresh")
+    if config.train.threads is not None:
+        torch.set_num_threads(config.train.threads)
+    L.seed_everything(config.train.seed, workers=True, verbose=False)
+    datamodule = SegmentationDataModule(config).build()
+    val_set = datamodule.val_set
+    module = SegmentationModule(config, class_names=val_set.class_names, palette=val_set.palette,
+                                ignore_index=val_set.ignore_index)
+    trainer, export = build_trainer(config, datamodule, callbacks=list(callbacks), loggers=loggers)
+    if trainer.is_global_zero:
+        save_config(config, Path(config.train.output_dir) / "config.yaml")
+    with warnings.catch_warnings():
+        # The data module does resume mid-epoch (TrainingState + ResumableSampler), which Lightning cannot see.
+        warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")  # Lightning vs torch 2.x
+        trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint)
+        validated = module.history and module.history[-1]["step"] == module.global_step
+        if config.train.limit_val_batches != 0 and not validated:
+            # Training stopped between validations (max_steps, or val_every_n_epochs > 1): validate the final
+            # weights too, so that the result and model_best.pt account for them.
+            trainer.validate(module, datamodule=datamodule, verbose=False)
+    output = Path(config.train.output_dir)
+    best = output / "checkpoints" / "best.ckpt"
+    return TrainResult(
+        output_dir=output,
+        last_checkpoint=output / "checkpoints" / "last.ckpt",
+        best_checkpoint=best if best.is_file() else None,
+        model_last=export.last_path,
+        model_best=export.best_path if export.best_path.is_file() else None,
+        metrics=module.metrics,
+        best_miou=export.best_miou if export.best_miou > float("-inf") else None,
+        history=module.history,
+        seconds=time.perf_counter() - start,
+        module=module,
+    )
