@@ -198,16 +198,34 @@ def test_missing_input_is_exit_code_2(camvid_weights, tmp_path, capsys):
     assert "x.jpg does not exist" in capsys.readouterr().err
 
 
-def test_backends_other_than_torch_are_not_available_yet(camvid_weights, camvid_image, tmp_path, capsys):
-    check_backend("torch")
-    with pytest.raises(ValueError, match="'openvino' is not available yet"):
-        check_backend("openvino")
+def test_unknown_backend_is_a_clear_error():
+    check_backend("openvino")
     with pytest.raises(ValueError, match="unknown backend 'tensorrt'"):
         check_backend("tensorrt")
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_exported_backends_predict_the_same_labels_as_torch(camvid_weights, camvid_image, backend, tmp_path):
+    pytest.importorskip(backend, reason="exported backends are in the [deploy] extra")
+    torch_labels = Predictor.from_checkpoint(camvid_weights).predict(camvid_image).label
+    exported = Predictor.from_checkpoint(camvid_weights, backend=backend)
+    assert exported.backend.name != "torch"
+    labels = exported.predict(camvid_image).label
+    assert labels.shape == torch_labels.shape
+    assert (labels == torch_labels).mean() > 0.999
+
+
+def test_cli_predicts_with_onnxruntime(camvid_weights, camvid_image, tmp_path):
+    pytest.importorskip("onnxruntime", reason="exported backends are in the [deploy] extra")
     argv = ["predict", str(camvid_image), "--weights", str(camvid_weights), "--output", str(tmp_path),
-            "--backend", "onnxruntime"]  # fmt: skip
-    assert main(argv) == 2
-    assert "backend 'onnxruntime' is not available yet" in capsys.readouterr().err
+            "--backend", "onnxruntime", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    assert (tmp_path / f"{camvid_image.stem}_label.png").is_file()
+
+
+def test_bf16_needs_an_exported_backend(camvid_weights):
+    with pytest.raises(ValueError, match="needs an exported backend"):
+        Predictor.from_checkpoint(camvid_weights, precision="bf16")
 
 
 def test_checkpoint_metadata_and_palette_fallbacks(tmp_path):

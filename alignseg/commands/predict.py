@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         settings=settings,
         backend=args.backend,
         device=args.device,
+        precision=args.precision,
     )
     summary = predict_path(predictor, args.input, args.output, options, progress=None if args.quiet else print)
     for note in summary.notes:
@@ -92,7 +93,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="sliding-window tile size (needed with --mode sliding)",
     )
     predict.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    predict.add_argument("--backend", default="torch", help="inference backend (only 'torch' for now)")
+    predict.add_argument("--backend", default="torch", choices=("torch", "onnxruntime", "openvino"),
+                         help="torch (eager), or the model exported to onnxruntime / openvino (CPU)")
+    predict.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                         help="bf16 runs exported backends in bfloat16 (fast on AMX CPUs)")
     predict.add_argument(
         "--cityscapes-format",
         action="store_true",

@@ -6,7 +6,7 @@ through a backend (``backends.py``: a small object mapping a normalised ``N×3×
 promises (see ``outputs.py``).
 """
 
-from .backends import AVAILABLE_BACKENDS, KNOWN_BACKENDS, Backend, TorchBackend, check_backend, create_backend
+from .backends import AVAILABLE_BACKENDS, Backend, TorchBackend, check_backend, create_backend
 from .inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, find_images, input_kind, read_video_frames
 from .outputs import (
     CITYSCAPES_RESULTS_FOLDER,
@@ -32,7 +32,6 @@ __all__ = [
     "CITYSCAPES_RESULTS_FOLDER",
     "DATASET_TABLES",
     "IMAGE_SUFFIXES",
-    "KNOWN_BACKENDS",
     "VIDEO_SUFFIXES",
     "Backend",
     "CheckpointInfo",

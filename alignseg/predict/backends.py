@@ -2,7 +2,7 @@
 
 A backend is anything with ``__call__(batch) -> logits`` plus ``name`` and ``num_classes`` attributes;
 one that can also show the decoder's semantic flows has ``forward_with_flows(batch) -> (logits, flows)``.
-Only the PyTorch backend exists so far; exported-model runners (ONNX Runtime, OpenVINO) will plug in here.
+Besides PyTorch, the exported-model runners of ``alignseg.deploy`` (ONNX Runtime, OpenVINO) plug in here.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ from torch import Tensor, nn
 
 __all__ = [
     "AVAILABLE_BACKENDS",
-    "KNOWN_BACKENDS",
     "Backend",
+    "RunnerBackend",
     "TorchBackend",
     "check_backend",
     "create_backend",
     "resolve_device",
 ]
 
-AVAILABLE_BACKENDS = ("torch",)
-KNOWN_BACKENDS = ("torch", "onnxruntime", "openvino")
+AVAILABLE_BACKENDS = ("torch", "onnxruntime", "openvino")
+# Exported graphs have dynamic height and width; the export itself traces at this (small) size.
+_EXPORT_SIZE = (256, 512)
 
 
 @runtime_checkable
@@ -72,16 +73,37 @@ class TorchBackend:
         return logits.float().to(batch.device), [flow.float().to(batch.device) for flow in flows or []]
 
 
+class RunnerBackend:
+    """An ``alignseg.deploy`` runner (the model exported to ONNX Runtime or OpenVINO) as a predictor backend."""
+
+    def __init__(self, runner, num_classes: int) -> None:
+        self.runner = runner
+        self.name = runner.name
+        self.num_classes = num_classes
+
+    def __call__(self, batch: Tensor) -> Tensor:
+        return self.runner(batch)
+
+
 def check_backend(name: str) -> None:
-    """Raise a clear error for a backend that is unknown, or planned but not written yet."""
-    if name in AVAILABLE_BACKENDS:
-        return
-    if name in KNOWN_BACKENDS:
-        raise ValueError(f"backend {name!r} is not available yet: use --backend torch")
-    raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(AVAILABLE_BACKENDS)}")
+    """Raise a clear error for a backend that is unknown."""
+    if name not in AVAILABLE_BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(AVAILABLE_BACKENDS)}")
 
 
-def create_backend(name: str, model: nn.Module, num_classes: int, device: str | torch.device = "cpu") -> Backend:
-    """The backend called ``name`` around ``model``."""
+def create_backend(
+    name: str, model: nn.Module, num_classes: int, device: str | torch.device = "cpu", precision: str = "fp32"
+) -> Backend:
+    """The backend called ``name`` around ``model``; exported backends run ``precision`` (fp32 or bf16)."""
     check_backend(name)
-    return TorchBackend(model, num_classes, device)
+    if name == "torch":
+        if precision != "fp32":
+            raise ValueError(f"--precision {precision} needs an exported backend (onnxruntime or openvino); "
+                             "the torch backend runs fp32")
+        return TorchBackend(model, num_classes, device)
+    if resolve_device(device).type != "cpu":
+        raise ValueError(f"the {name} backend runs on the CPU here: use --device cpu")
+    from ..deploy.runtimes import build_runner
+
+    runner = build_runner(name, model.eval(), precision=precision, export={"size": _EXPORT_SIZE})
+    return RunnerBackend(runner, num_classes)

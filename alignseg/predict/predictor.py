@@ -191,6 +191,7 @@ class Predictor:
         settings: InferenceSettings | None = None,
         backend: str = "torch",
         device: str = "cpu",
+        precision: str = "fp32",
     ) -> Predictor:
         """Build the model named in the checkpoint (or ``model``), load its weights and wrap it.
 
@@ -211,7 +212,7 @@ class Predictor:
         network = create_model(name, num_classes=classes, pretrained=info.path)
         names, palette = resolve_classes(classes, class_names=info.class_names, palette=info.palette, dataset=dataset)
         return cls(
-            create_backend(backend, network, classes, device),
+            create_backend(backend, network, classes, device, precision),
             class_names=names,
             palette=palette,
             settings=settings,
