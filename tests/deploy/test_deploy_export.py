@@ -15,7 +15,7 @@ EXPORT_SIZE = (128, 256)
 CHECK_SIZES = [(96, 160), (200, 330)]  # 200x330: not a multiple of 32 or 96; PPM bins do not divide the map
 
 
-@pytest.mark.parametrize("name", ["sfnet_r18", "sfnet_lite_r18"])
+@pytest.mark.parametrize("name", ["sfnet_r18", "sfnet_lite_r18", "fapn_r18"])
 def test_export_round_trip_with_parity(name, tmp_path):
     model = load_model(name, random_init=True, seed=1)
     model.aux_heads.append(torch.nn.Conv2d(8, 19, 1))  # a train-only head: must not reach the export
