@@ -1,0 +1,167 @@
+"""CPU speed table: every zoo model on every CPU runtime, with ratios to eager fp32 PyTorch from the same run.
+
+Two parts:
+1. key models (default sfnet_r18, sfnet_lite_r18) at 1024x2048, the papers' input, on every CPU runtime:
+   eager fp32, eager fp32/bf16 channels-last, torch.compile fp32/bf16 (Inductor with freezing; first key
+   model only unless --compile-all: compiling takes about a minute per model and precision on 2 cores),
+   ONNX Runtime fp32, OpenVINO f32 and bf16;
+2. the whole zoo at a smaller size (default 512x1024) on eager fp32, ONNX Runtime fp32, OpenVINO f32/bf16.
+
+Each model is exported once (static shape, BatchNorm folded) and every runtime is compared with eager fp32
+on the same seeded image (max |diff|, argmax agreement). Fresh weights unless --weights NAME=PATH is given;
+argmax agreement of an untrained network is a weak test (its logits are near ties), see RESULTS.md.
+
+    python benchmarks/bench_cpu.py                          # ~15-20 min on 2 cores
+    python benchmarks/bench_cpu.py --quick                  # smoke run: tiny sizes, 1 run
+    python benchmarks/bench_cpu.py --pattern 'sfnet_*' --zoo-size 256 512
+
+Writes benchmarks/results/cpu.json (a list of `alignseg bench` records, schema in alignseg/deploy/bench.py)
+and prints markdown tables (also written to benchmarks/results/cpu_tables.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+import alignseg
+from alignseg.deploy.bench import benchmark, complexity, write_json
+from alignseg.deploy.export import export_onnx, prepare_for_export
+from alignseg.deploy.loading import load_model
+
+KEY_BACKENDS = [  # (label, backend, precision, options)
+    ("eager fp32", "eager", "fp32", {}),
+    ("eager fp32 channels-last", "eager", "fp32", {"channels_last": True}),
+    ("eager bf16 channels-last", "eager", "bf16", {"channels_last": True}),
+    ("compile fp32", "compile", "fp32", {}),
+    ("compile bf16", "compile", "bf16", {"channels_last": True}),
+    ("onnxruntime fp32", "onnxruntime", "fp32", {}),
+    ("openvino f32", "openvino", "fp32", {}),
+    ("openvino bf16", "openvino", "bf16", {}),
+]
+ZOO_BACKENDS = [KEY_BACKENDS[0], KEY_BACKENDS[5], KEY_BACKENDS[6], KEY_BACKENDS[7]]
+
+
+def load_average() -> str:
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def run_model(name: str, size: tuple[int, int], backends, *, runs: int, warmup: int, weights: str | None,
+              log) -> list[dict]:
+    """Benchmark one model on ``backends`` (eager fp32 first: it gives the reference logits)."""
+    model = load_model(name, weights=weights, random_init=weights is None)
+    counts = complexity(model, size)
+    records = []
+    reference = None
+    with tempfile.TemporaryDirectory(prefix="alignseg-bench-") as folder:
+        exported = None
+        for label, backend, precision, options in backends:
+            if backend in ("onnxruntime", "openvino") and exported is None:
+                exported = export_onnx(prepare_for_export(model), Path(folder) / f"{name}.onnx", size=size,
+                                       dynamic=False)
+            start = time.perf_counter()
+            try:
+                record, logits = benchmark(
+                    model, name=name, size=size, backend=backend, precision=precision, runs=runs, warmup=warmup,
+                    options=options, reference=reference, exported=exported, counts=counts, weights=weights,
+                    return_logits=True,
+                )
+            except Exception as exc:  # one runtime failing must not lose the rest of the table
+                log(f"  {label:26s} FAILED: {type(exc).__name__}: {str(exc)[:300]}")
+                records.append({"model": name, "label": label, "input_size": list(size), "error": str(exc)})
+                continue
+            if reference is None:
+                reference = logits
+            record["label"] = label
+            records.append(record)
+            parity = record["parity"] or {"argmax_agreement": 1.0, "max_abs_diff": 0.0}
+            log(f"  {label:26s} median {record['latency_ms']['median']:9.1f} ms  p10 {record['latency_ms']['p10']:9.1f}"
+                f"  p90 {record['latency_ms']['p90']:9.1f}  agreement {100 * parity['argmax_agreement']:8.4f}%  "
+                f"max|diff| {parity['max_abs_diff']:.2e}  ({time.perf_counter() - start:.0f} s, load {load_average()})")
+    return records
+
+
+def markdown(records: list[dict], title: str) -> str:
+    """One table per input size: latency, FPS, ratio to eager fp32 of the same model and run, agreement."""
+    lines = [f"### {title}", "",
+             "| model | size | GMACs | runtime | median ms | p10-p90 ms | FPS | × eager fp32 | argmax agreement | "
+             "max abs diff |", "|---|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    eager = {(r["model"], tuple(r["input_size"])): r["latency_ms"]["median"]
+             for r in records if r.get("label") == "eager fp32" and "latency_ms" in r}
+    for r in records:
+        size = "x".join(map(str, r["input_size"]))
+        if "error" in r:
+            lines.append(f"| {r['model']} | {size} | | {r['label']} | failed: {r['error'][:60]} | | | | | |")
+            continue
+        lat = r["latency_ms"]
+        base = eager.get((r["model"], tuple(r["input_size"])))
+        ratio = f"{base / lat['median']:.2f}" if base else "-"
+        parity = r["parity"]
+        agreement = "reference" if parity is None else f"{100 * parity['argmax_agreement']:.3f}%"
+        diff = "-" if parity is None else f"{parity['max_abs_diff']:.1e}"
+        lines.append(f"| {r['model']} | {size} | {r['gmacs']:.1f} | {r['label']} | {lat['median']:.0f} | "
+                     f"{lat['p10']:.0f}-{lat['p90']:.0f} | {r['fps']:.2f} | {ratio} | {agreement} | {diff} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--key-models", nargs="*", default=["sfnet_r18", "sfnet_lite_r18"])
+    parser.add_argument("--key-size", type=int, nargs=2, default=(1024, 2048))
+    parser.add_argument("--key-runs", type=int, default=5)
+    parser.add_argument("--pattern", default="*", help="zoo models of part 2 (shell pattern); '' skips part 2")
+    parser.add_argument("--zoo-size", type=int, nargs=2, default=(512, 1024))
+    parser.add_argument("--zoo-runs", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed forwards after the first call")
+    parser.add_argument("--compile-all", action="store_true", help="torch.compile every key model, not the first")
+    parser.add_argument("--weights", action="append", default=[], metavar="NAME=PATH", help="trained checkpoints")
+    parser.add_argument("--out", default="benchmarks/results/cpu.json")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 128x256 / 64x128, 1 run, 2 models")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.key_size, args.zoo_size, args.key_runs, args.zoo_runs, args.warmup = (128, 256), (64, 128), 1, 1, 0
+        args.key_models, args.pattern = args.key_models[:1], "sfnet_df1"
+    weights = dict(item.split("=", 1) for item in args.weights)
+    out = Path(args.out)
+    log_lines: list[str] = []
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+        log_lines.append(line)
+
+    cpu = subprocess.run(["sh", "-c", "lscpu | grep 'Model name'"], capture_output=True, text=True).stdout.strip()
+    log(f"alignseg {alignseg.__version__}, torch {torch.__version__}, {torch.get_num_threads()} torch threads, "
+        f"{os.cpu_count()} CPUs, {cpu}; load average at start {load_average()}")
+    started = time.perf_counter()
+    key_records: list[dict] = []
+    for index, name in enumerate(args.key_models):
+        backends = [b for b in KEY_BACKENDS if b[1] != "compile" or index == 0 or args.compile_all]
+        log(f"{name} at {args.key_size[0]}x{args.key_size[1]} ({args.key_runs} runs after {args.warmup} warm-up)")
+        key_records += run_model(name, tuple(args.key_size), backends, runs=args.key_runs, warmup=args.warmup,
+                                 weights=weights.get(name), log=log)
+        write_json(key_records, out)
+    zoo_records: list[dict] = []
+    for name in alignseg.list_models(args.pattern) if args.pattern else []:
+        log(f"{name} at {args.zoo_size[0]}x{args.zoo_size[1]} ({args.zoo_runs} runs after {args.warmup} warm-up)")
+        zoo_records += run_model(name, tuple(args.zoo_size), ZOO_BACKENDS, runs=args.zoo_runs, warmup=args.warmup,
+                                 weights=weights.get(name), log=log)
+        write_json(key_records + zoo_records, out)
+    log(f"done in {(time.perf_counter() - started) / 60:.1f} min; load average at the end {load_average()}")
+    tables = markdown(key_records, f"Key models at {args.key_size[0]}x{args.key_size[1]}")
+    if zoo_records:
+        tables += "\n" + markdown(zoo_records, f"Zoo at {args.zoo_size[0]}x{args.zoo_size[1]}")
+    print("\n" + tables)
+    out.with_name(out.stem + "_tables.md").write_text(tables + "\n```\n" + "\n".join(log_lines) + "\n```\n")
+    print(f"wrote {out} and {out.with_name(out.stem + '_tables.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
