@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .models.ops.resize import resize_like
+
 __all__ = [
     "LOSSES",
     "CrossEntropy",
@@ -33,9 +35,7 @@ def resize_to_label(logits: Tensor, labels: Tensor) -> Tensor:
             f"expected logits N×C×H×W and labels N×H×W with the same N, got logits {tuple(logits.shape)} "
             f"and labels {tuple(labels.shape)}"
         )
-    if logits.shape[-2:] == labels.shape[-2:]:
-        return logits
-    return F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=True)
+    return resize_like(logits, labels.shape[-2:])
 
 
 def _safe_mean(total: Tensor, weight: Tensor) -> Tensor:

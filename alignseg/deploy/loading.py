@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping
 
 import torch
 from torch import nn
 
 from ..models.factory import create_model
 from ..models.segmentor import Segmentor
-
-
-def read_checkpoint_metadata(path: str | os.PathLike) -> dict:
-    """The non-tensor entries of an alignseg checkpoint (``model``, ``num_classes``, ...); {} for a bare state dict."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"weights file not found: {path!r} (give the path of a local alignseg checkpoint)")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt or foreign files raise several types
-        raise ValueError(f"cannot read weights file {path!r}: {exc}") from exc
-    if not isinstance(obj, Mapping):
-        return {}
-    return {k: v for k, v in obj.items() if isinstance(v, (str, int, float, bool, list, tuple)) or v is None}
+from ..models.weights import read_checkpoint
 
 
 def load_model(
@@ -56,7 +42,7 @@ def load_model(
         if calibrate:
             calibrate_batchnorm(model, seed=seed)
         return model.eval()
-    meta = read_checkpoint_metadata(weights)
+    meta = read_checkpoint(weights).metadata
     stored = meta.get("model")
     if stored is not None and stored != name:
         raise ValueError(f"{os.fspath(weights)!r} holds weights of {stored!r}, not {name!r}")

@@ -16,15 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..models.ops.resize import resize_like
+
 __all__ = ["multi_scale_inference", "sliding_window_inference", "tile_starts", "whole_inference"]
 
 Model = Callable[[Tensor], Tensor]
-
-
-def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
-    if tuple(x.shape[-2:]) == size:
-        return x
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
 
 def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
@@ -52,7 +48,7 @@ def _forward(model: Model, image: Tensor) -> Tensor:
         raise ValueError(
             f"the model returned {tuple(logits.shape)} for input {tuple(image.shape)}; expected N×K×H×W"
         )
-    return _resize(logits, (image.shape[-2], image.shape[-1]))
+    return resize_like(logits, (image.shape[-2], image.shape[-1]))
 
 
 @torch.no_grad()
@@ -141,7 +137,7 @@ def multi_scale_inference(
     height, width = image.shape[-2:]
 
     def one_pass(scale: float, flipped: bool) -> Tensor:
-        view = _resize(image, (max(1, int(height * scale)), max(1, int(width * scale))))
+        view = resize_like(image, (max(1, int(height * scale)), max(1, int(width * scale))))
         view = view.flip(-1) if flipped else view
         if mode == "whole":
             logits = whole_inference(model, view)
@@ -150,7 +146,7 @@ def multi_scale_inference(
             if scale_window and scale >= 1:
                 tile_h, tile_w = int(tile_h * scale), int(tile_w * scale)
             logits = sliding_window_inference(model, view, (tile_h, tile_w), stride=stride, overlap=overlap)
-        return _resize(logits.flip(-1) if flipped else logits, (height, width))
+        return resize_like(logits.flip(-1) if flipped else logits, (height, width))
 
     passes = [(scale, flipped) for scale in scales for flipped in ((False, True) if flip else (False,))]
     return sum(one_pass(scale, flipped) for scale, flipped in passes) / len(passes)

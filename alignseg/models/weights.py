@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -15,11 +17,20 @@ class WeightsError(ValueError):
     """A weight file is missing, unreadable or does not fit the model it is loaded into."""
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read a checkpoint file and return its flat state dict.
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint file's flat state dict and its plain top-level entries (model name, classes, ...)."""
+
+    state_dict: dict[str, torch.Tensor]
+    metadata: dict[str, Any]
+
+
+def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read a checkpoint file once: its flat state dict and its metadata.
 
     Accepts a bare state dict or one wrapped under ``state_dict``/``model`` (training checkpoints), and
-    strips the ``module.`` prefix that DistributedDataParallel adds. Nothing is downloaded.
+    strips the ``module.`` prefix that DistributedDataParallel adds. The metadata are the top-level
+    entries that are neither tensors nor mappings (empty for a bare state dict). Nothing is downloaded.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -29,14 +40,21 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt or non-checkpoint files
         raise WeightsError(f"cannot read weights file {path!r}: {exc}") from exc
+    metadata = {}
     if isinstance(obj, Mapping):
+        metadata = {k: v for k, v in obj.items() if not isinstance(v, (Mapping, torch.Tensor))}
         for key in _WRAPPER_KEYS:
             if key in obj and isinstance(obj[key], Mapping):
                 obj = obj[key]
                 break
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise WeightsError(f"{path!r} does not hold a state dict (a mapping of names to tensors)")
-    return strip_prefix(dict(obj), "module.")
+    return Checkpoint(strip_prefix(dict(obj), "module."), metadata)
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The flat state dict of a checkpoint file (see :func:`read_checkpoint`)."""
+    return read_checkpoint(path).state_dict
 
 
 def strip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

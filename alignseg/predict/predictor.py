@@ -29,7 +29,7 @@ from ..data import (
 )
 from ..evaluation import multi_scale_inference
 from ..models.ops.flow_warp import flow_to_pixels
-from ..models.weights import WeightsError
+from ..models.weights import WeightsError, read_checkpoint
 from .backends import Backend, check_backend, create_backend, resolve_device
 
 __all__ = [
@@ -66,28 +66,16 @@ class CheckpointInfo:
 
 def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     """Read the metadata of a checkpoint written by the training engine or ``alignseg convert``."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path} (give the path of a local alignseg checkpoint)")
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for corrupt or foreign files
-        raise WeightsError(f"cannot read weights file {path}: {error}") from error
-    if not isinstance(content, dict):
-        raise WeightsError(f"weights file {path} holds a {type(content).__name__}, not a checkpoint dictionary")
-    if "state_dict" not in content:  # a bare state dict: no metadata
-        return CheckpointInfo(path)
-    model = content.get("model")
-    num_classes = content.get("num_classes")
-    names = content.get("class_names")
-    palette = content.get("palette")
+    meta = read_checkpoint(path).metadata
+    model, num_classes = meta.get("model"), meta.get("num_classes")
+    names, palette = meta.get("class_names"), meta.get("palette")
     return CheckpointInfo(
-        path=path,
+        path=Path(path),
         model=model if isinstance(model, str) else None,
         num_classes=int(num_classes) if isinstance(num_classes, int) else None,
         class_names=tuple(str(name) for name in names) if names else None,
         palette=tuple((int(r), int(g), int(b)) for r, g, b in palette) if palette else None,
-        ignore_index=int(content.get("ignore_index", 255)),
+        ignore_index=int(meta.get("ignore_index", 255)),
     )
 
 
