@@ -34,8 +34,13 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def read_label(path: str | Path) -> np.ndarray:
-    """Read a single-channel label map as an ``H×W`` integer array of the stored values (uint8 when 8-bit)."""
+    """Read a single-channel label map as an ``H×W`` integer array of the stored values (uint8 when 8-bit).
+
+    Images (PNG, ...) are decoded with Pillow; ``.mat`` files (COCO-Stuff-10K's release) with SciPy.
+    """
     path = Path(path)
+    if path.suffix.lower() == ".mat":
+        return read_mat_label(path)
     label = _open(path, "label")
     if label.mode not in _LABEL_MODES:
         raise DataError(
@@ -43,3 +48,23 @@ def read_label(path: str | Path) -> np.ndarray:
             "(8-bit grey or palette PNG) - colour-coded labels must be converted to indices first"
         )
     return np.array(label)
+
+
+def read_mat_label(path: str | Path, key: str = "S") -> np.ndarray:
+    """Read the ``H×W`` label matrix stored under ``key`` in a MATLAB v5 file (COCO-Stuff-10K keeps it in ``S``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"label file {path} does not exist")
+    from scipy.io import loadmat  # the train extra's dependency; only .mat labels need it
+
+    try:
+        contents = loadmat(path, variable_names=[key])
+    except Exception as error:  # SciPy raises several types (IndexError, ValueError, ...) on corrupt files
+        raise DataError(f"cannot read label file {path}: {error} (expected a MATLAB v5 .mat file)") from error
+    if key not in contents:
+        raise DataError(f"label file {path} has no variable {key!r}; expected the label matrix there")
+    label = np.asarray(contents[key])
+    if label.ndim != 2 or label.dtype.kind not in "iu":
+        raise DataError(f"label file {path}: {key!r} is a {label.dtype} array of shape {label.shape}; "
+                        "expected a 2-D integer matrix of class ids")
+    return label

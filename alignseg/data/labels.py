@@ -177,3 +177,56 @@ MAPILLARY_TO_CITYSCAPES = LabelMap.from_dict(
     name="Mapillary Vistas v1.2 -> Cityscapes table",
 )  # fmt: skip
 """Vistas v1.2 label indices -> Cityscapes train ids; every other Vistas class becomes 255."""
+
+
+# --- COCO-Stuff (10K and 164K) --------------------------------------------------------------------
+
+COCO_THING_IDS: dict[int, str] = {
+    1: "person", 2: "bicycle", 3: "car", 4: "motorcycle", 5: "airplane", 6: "bus", 7: "train", 8: "truck",
+    9: "boat", 10: "traffic light", 11: "fire hydrant", 13: "stop sign", 14: "parking meter", 15: "bench",
+    16: "bird", 17: "cat", 18: "dog", 19: "horse", 20: "sheep", 21: "cow", 22: "elephant", 23: "bear",
+    24: "zebra", 25: "giraffe", 27: "backpack", 28: "umbrella", 31: "handbag", 32: "tie", 33: "suitcase",
+    34: "frisbee", 35: "skis", 36: "snowboard", 37: "sports ball", 38: "kite", 39: "baseball bat",
+    40: "baseball glove", 41: "skateboard", 42: "surfboard", 43: "tennis racket", 44: "bottle",
+    46: "wine glass", 47: "cup", 48: "fork", 49: "knife", 50: "spoon", 51: "bowl", 52: "banana", 53: "apple",
+    54: "sandwich", 55: "orange", 56: "broccoli", 57: "carrot", 58: "hot dog", 59: "pizza", 60: "donut",
+    61: "cake", 62: "chair", 63: "couch", 64: "potted plant", 65: "bed", 67: "dining table", 70: "toilet",
+    72: "tv", 73: "laptop", 74: "mouse", 75: "remote", 76: "keyboard", 77: "cell phone", 78: "microwave",
+    79: "oven", 80: "toaster", 81: "sink", 82: "refrigerator", 84: "book", 85: "clock", 86: "vase",
+    87: "scissors", 88: "teddy bear", 89: "hair drier", 90: "toothbrush",
+}  # fmt: skip
+"""The 80 COCO thing classes by COCO category id (ids 12, 26, 29, 30, 45, 66, 68, 69, 71, 83, 91 are unused)."""
+
+COCO_STUFF_NAMES: tuple[str, ...] = (
+    "banner", "blanket", "branch", "bridge", "building-other", "bush", "cabinet", "cage", "cardboard", "carpet",
+    "ceiling-other", "ceiling-tile", "cloth", "clothes", "clouds", "counter", "cupboard", "curtain", "desk-stuff",
+    "dirt", "door-stuff", "fence", "floor-marble", "floor-other", "floor-stone", "floor-tile", "floor-wood",
+    "flower", "fog", "food-other", "fruit", "furniture-other", "grass", "gravel", "ground-other", "hill", "house",
+    "leaves", "light", "mat", "metal", "mirror-stuff", "moss", "mountain", "mud", "napkin", "net", "paper",
+    "pavement", "pillow", "plant-other", "plastic", "platform", "playingfield", "railing", "railroad", "river",
+    "road", "rock", "roof", "rug", "salad", "sand", "sea", "shelf", "sky-other", "skyscraper", "snow",
+    "solid-other", "stairs", "stone", "straw", "structural-other", "table", "tent", "textile-other", "towel",
+    "tree", "vegetable", "wall-brick", "wall-concrete", "wall-other", "wall-panel", "wall-stone", "wall-tile",
+    "wall-wood", "water-other", "waterdrops", "window-blind", "window-other", "wood",
+)  # fmt: skip
+"""The 91 COCO-Stuff stuff classes, ids 92..182 in this order."""
+
+COCO_STUFF_IDS: dict[int, str] = {**COCO_THING_IDS, **{92 + i: name for i, name in enumerate(COCO_STUFF_NAMES)}}
+"""The 171 COCO-Stuff classes (80 things + 91 stuff) by their 1-based COCO-Stuff id."""
+
+COCO_STUFF_CLASSES: tuple[str, ...] = tuple(COCO_STUFF_IDS[i] for i in sorted(COCO_STUFF_IDS))
+"""Class names in train-id order: the 171 used ids sorted ascending, as every COCO-Stuff benchmark counts them."""
+
+COCO_STUFF_MAT_TO_TRAIN = LabelMap.from_dict(
+    {0: IGNORE_INDEX, **{coco_id: train_id for train_id, coco_id in enumerate(sorted(COCO_STUFF_IDS))}},
+    strict=True,
+    name="COCO-Stuff-10K .mat table (0 = unlabeled, 1..182 = COCO-Stuff ids)",
+)
+"""The official 10K ``.mat`` labels (``S``: 0 unlabeled, 1..182) -> train ids 0..170; unused ids are errors."""
+
+COCO_STUFF_PNG_TO_TRAIN = LabelMap.from_dict(
+    {IGNORE_INDEX: IGNORE_INDEX, **{coco_id - 1: train_id for train_id, coco_id in enumerate(sorted(COCO_STUFF_IDS))}},
+    strict=True,
+    name="COCO-Stuff stuffthingmaps table (0..181 = COCO-Stuff id - 1, 255 = unlabeled)",
+)
+"""The ``stuffthingmaps`` PNG labels (COCO-Stuff id - 1, 255 unlabeled) -> train ids 0..170."""

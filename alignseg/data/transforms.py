@@ -8,6 +8,7 @@ the normalised ``float32`` ``H×W×3`` image and the ``uint8`` label.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 import cv2
@@ -106,6 +107,7 @@ def train_transforms(
     crop_size: int | tuple[int, int],
     scale_range: tuple[float, float] = (0.5, 2.0),
     *,
+    scale_choices: Sequence[float] | None = None,
     hflip_p: float = 0.5,
     color_jitter: float | None = 0.25,
     blur_sigma: tuple[float, float] | None = (0.15, 1.30),
@@ -116,7 +118,8 @@ def train_transforms(
 ) -> SegmentationTransform:
     """SFNet training pipeline: random scale, pad (image 0 / label 255), crop, flip, colour, blur, normalise.
 
-    ``scale_range`` is (0.5, 2.0) in the released code and (0.75, 2.0) in the paper. ``color_jitter`` s draws
+    ``scale_range`` is (0.5, 2.0) in the released code and (0.75, 2.0) in the paper; ``scale_choices``
+    replaces it with a uniform draw from a set (FaPN's {0.75, 1, ..., 2.0}). ``color_jitter`` s draws
     brightness, contrast and saturation factors from U[1-s, 1+s] and a hue shift from U[-s, s] (None or 0
     turns it off); ``blur_sigma`` is the Gaussian blur's sigma range (None turns it off). Images are resized
     with ``interpolation`` (the released code uses bicubic), labels always with nearest neighbour.
@@ -128,12 +131,7 @@ def train_transforms(
     if interpolation not in _INTERPOLATION:
         raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATION)}, got {interpolation!r}")
     steps: list[A.BasicTransform] = [
-        A.RandomScale(
-            scale_limit=(low - 1.0, high - 1.0),
-            interpolation=_INTERPOLATION[interpolation],
-            mask_interpolation=cv2.INTER_NEAREST,
-            p=1.0,
-        ),
+        _random_scale(scale_range, scale_choices, _INTERPOLATION[interpolation]),
         A.PadIfNeeded(
             min_height=height,
             min_width=width,
@@ -153,6 +151,21 @@ def train_transforms(
         steps.append(A.GaussianBlur(sigma_limit=blur_sigma, blur_limit=0, p=1.0))
     steps.append(_normalize(mean, std))
     return SegmentationTransform(steps, seed=seed)
+
+
+def _random_scale(scale_range: tuple[float, float], choices: Sequence[float] | None,
+                  interpolation: int) -> A.BasicTransform:
+    """Resize by a factor drawn from ``scale_range`` (uniform), or from ``choices`` (each equally likely)."""
+
+    def scale(low: float, high: float) -> A.RandomScale:
+        return A.RandomScale(scale_limit=(low - 1.0, high - 1.0), interpolation=interpolation,
+                             mask_interpolation=cv2.INTER_NEAREST, p=1.0)
+
+    if choices is None:
+        return scale(*scale_range)
+    if not choices or min(choices) <= 0:
+        raise ValueError(f"scale_choices must be positive factors, got {list(choices)}")
+    return A.OneOf([scale(c, c) for c in choices], p=1.0)
 
 
 def eval_transforms(

@@ -86,3 +86,13 @@ def test_crop_contains_the_centroid_pixel():
         transform = train_transforms(40, scale_range=scale, color_jitter=None, blur_sigma=None, seed=7)
         for _ in range(20):
             assert (transform(image, label, (350.0, 250.0))[1] == 1).any()
+
+
+def test_scale_choices_draw_only_the_listed_factors():
+    # A 20x30 image padded into a 200x200 crop keeps all its pixels: their count tells the scale drawn.
+    transform = train_transforms(200, scale_choices=(0.5, 2.0), color_jitter=None, blur_sigma=None, seed=3)
+    image, label = random_pair(20, 30)
+    counts = {int(np.count_nonzero(transform(image, label)[1] != 255)) for _ in range(20)}
+    assert counts == {10 * 15, 40 * 60}
+    with pytest.raises(ValueError, match="scale_choices must be positive"):
+        train_transforms(64, scale_choices=(0.0, 1.0))

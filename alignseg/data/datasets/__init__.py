@@ -8,6 +8,7 @@ from typing import Any
 from alignseg.data.datasets.base import SampleRef, SegmentationDataset, find_pairs
 from alignseg.data.datasets.camvid import CamVid
 from alignseg.data.datasets.cityscapes import Cityscapes
+from alignseg.data.datasets.cocostuff import CocoStuff10k
 from alignseg.data.datasets.folder import ImageFolderDataset
 from alignseg.data.datasets.shapes import ProceduralShapes
 from alignseg.data.errors import DataError
@@ -15,6 +16,7 @@ from alignseg.data.errors import DataError
 DATASETS: dict[str, type[SegmentationDataset]] = {
     "camvid": CamVid,
     "cityscapes": Cityscapes,
+    "cocostuff10k": CocoStuff10k,
     "folder": ImageFolderDataset,
     "shapes": ProceduralShapes,
 }
@@ -40,6 +42,7 @@ __all__ = [
     "DATASETS",
     "CamVid",
     "Cityscapes",
+    "CocoStuff10k",
     "ImageFolderDataset",
     "ProceduralShapes",
     "SampleRef",
