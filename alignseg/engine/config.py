@@ -51,6 +51,7 @@ class ModelConfig:
     pretrained: str | None = None  # whole-model checkpoint (alignseg or released format)
     backbone_pretrained: str | None = None  # ImageNet trunk, e.g. resnet18-deep-inplane128.pth
     aux_heads: bool | None = None  # deep-supervision heads; None: as in the released recipe of the model
+    decoder_options: dict[str, Any] = field(default_factory=dict)  # override the zoo entry's decoder arguments
 
 
 @dataclass
@@ -71,6 +72,7 @@ class DataConfig:
     val_kwargs: dict[str, Any] = field(default_factory=dict)
     crop_size: int | list[int] = 512  # square side or [height, width]
     scale_range: list[float] = field(default_factory=lambda: [0.5, 2.0])
+    scale_choices: list[float] | None = None  # draw the scale from this set instead (FaPN: 0.75, 1, ..., 2.0)
     hflip: float = 0.5  # probability of a horizontal flip
     color_jitter: float = 0.0  # s: brightness/contrast/saturation in [1-s, 1+s], hue in [-s, s]; 0 = off
     blur: bool = False  # Gaussian blur with sigma in blur_sigma on every sample
@@ -195,6 +197,9 @@ class Config:
         for key, pair in (("data.scale_range", data.scale_range), ("data.blur_sigma", data.blur_sigma)):
             if len(pair) != 2 or not 0 < pair[0] <= pair[1]:
                 raise ConfigError(f"{source}: {key} must be [low, high] with 0 < low <= high, got {pair}")
+        if data.scale_choices is not None and (not data.scale_choices or min(data.scale_choices) <= 0):
+            raise ConfigError(f"{source}: data.scale_choices must be a list of positive factors, got "
+                              f"{data.scale_choices}")
         if not 0.0 <= data.class_uniform_pct <= 1.0:
             raise ConfigError(f"{source}: data.class_uniform_pct must be in [0, 1], got {data.class_uniform_pct}")
         if not 0.0 <= data.hflip <= 1.0:

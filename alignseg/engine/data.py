@@ -181,6 +181,7 @@ def build_train_transform(config: DataConfig, seed: int = 0) -> ReseedingTransfo
     inner = train_transforms(
         crop,
         tuple(config.scale_range),
+        scale_choices=config.scale_choices,
         hflip_p=config.hflip,
         color_jitter=config.color_jitter or None,
         blur_sigma=tuple(config.blur_sigma) if config.blur else None,
