@@ -9,7 +9,7 @@ from typing import Any
 
 from .config import Config, ConfigError, load_config, parse_overrides, save_config
 from .evaluator import evaluate, predict_logits
-from .export import export_weights, load_trained_model, read_weights
+from .export import export_weights, load_trained_model
 from .optim import build_optimizer, build_scheduler, parameter_groups, poly_factor
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "parse_overrides",
     "poly_factor",
     "predict_logits",
-    "read_weights",
     "save_config",
 ]
 

@@ -128,7 +128,8 @@ class ExportWeights(L.Callback):
         miou = module.metrics.miou if module.metrics is not None else None
         export_weights(path, module.model, model_name=module.config.model.name, class_names=module.class_names,
                        palette=module.palette, ignore_index=module.ignore_index, epoch=trainer.current_epoch,
-                       step=trainer.global_step, val_miou=miou, config=self.config_dict)
+                       step=trainer.global_step, val_miou=miou, config=self.config_dict,
+                       decoder_options=dict(module.config.model.decoder_options))
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or pl_module.metrics is None:

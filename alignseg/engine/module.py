@@ -135,6 +135,7 @@ class SegmentationModule(L.LightningModule):
             pretrained=config.model.pretrained,
             backbone_pretrained=config.model.backbone_pretrained,
             aux_heads=config.model.aux_heads,
+            decoder_options=config.model.decoder_options or None,
         )
         try:
             criterion = build_loss(config.loss.name, ignore_index=ignore_index, **config.loss.kwargs)
@@ -208,6 +209,7 @@ class SegmentationModule(L.LightningModule):
             "class_names": self.class_names,
             "palette": self.palette,
             "ignore_index": self.ignore_index,
+            "decoder_options": dict(self.config.model.decoder_options),
             "config": self.config.to_dict(),
             "history": self.history,
         }

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
+from typing import Any
 
 from .convert import CONVERTERS
 from .segmentor import Segmentor
-from .weights import load_strict, read_state_dict
+from .weights import load_strict, read_checkpoint
 from .zoo import build_model, get_entry
 
 logger = logging.getLogger(__name__)
@@ -21,6 +23,7 @@ def create_model(
     pretrained: str | os.PathLike | None = None,
     backbone_pretrained: str | os.PathLike | None = None,
     aux_heads: bool | None = None,
+    decoder_options: Mapping[str, Any] | None = None,
 ) -> Segmentor:
     """Build the zoo model ``name``; optionally load weights from local files (nothing is downloaded).
 
@@ -28,18 +31,24 @@ def create_model(
     original code base, converted on the fly (the tensors it leaves out are logged, never silently).
     ``backbone_pretrained`` is an ImageNet trunk (official or torchvision key names). ``aux_heads``
     adds deep-supervision heads; ``None`` follows the released recipe, or the checkpoint when one is given.
+    ``decoder_options`` override the zoo entry's decoder arguments; ``None`` takes those an alignseg
+    checkpoint recorded (a model trained with ``{"norm": "GN"}`` is rebuilt with it).
     """
     entry = get_entry(name)
     source = None if pretrained is None else os.fspath(pretrained)
-    state_dict = None if source is None else read_state_dict(source)
+    checkpoint = None if source is None else read_checkpoint(source)
+    state_dict = None if checkpoint is None else checkpoint.state_dict
     own_format = state_dict is not None and all(key.startswith(_OWN_PREFIXES) for key in state_dict)
     if own_format and aux_heads is None:
         aux_heads = any(key.startswith("aux_heads.") for key in state_dict)
+    if own_format and decoder_options is None:
+        decoder_options = checkpoint.metadata.get("decoder_options")
     model = build_model(
         name,
         num_classes=num_classes,
         backbone_pretrained=None if backbone_pretrained is None else os.fspath(backbone_pretrained),
         aux_heads=aux_heads,
+        decoder_options=decoder_options,
     )
     if state_dict is None:
         return model

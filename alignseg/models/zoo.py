@@ -10,6 +10,8 @@ exact counts of the specification's reconstruction (spec/fapn_hfgd.md), with the
 from __future__ import annotations
 
 import fnmatch
+import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -413,20 +415,34 @@ def build_model(
     num_classes: int = 19,
     backbone_pretrained: str | None = None,
     aux_heads: bool | None = None,
+    decoder_options: Mapping[str, Any] | None = None,
 ) -> Segmentor:
     """Build the zoo model ``name`` with fresh weights (optionally an ImageNet backbone from a local file).
 
     ``aux_heads`` adds the deep-supervision heads (one per top-down level); ``None`` follows the
-    released training recipe of that model.
+    released training recipe of that model. ``decoder_options`` override the entry's decoder arguments
+    (e.g. ``{"norm": "GN"}`` for ``fapn_r50``, ``{"deform": False}`` for a FaPN without deformable conv).
     """
     entry = get_entry(name)
+    decoder_kwargs = {**entry.decoder_kwargs, **_checked_decoder_options(entry, decoder_options or {})}
     backbone = build_backbone(entry.backbone, pretrained=backbone_pretrained, **entry.backbone_kwargs)
-    decoder = DECODERS[entry.decoder](backbone.channels, num_classes, **entry.decoder_kwargs)
+    decoder = DECODERS[entry.decoder](backbone.channels, num_classes, **decoder_kwargs)
     with_aux = entry.aux_heads if aux_heads is None else aux_heads
     heads = None
     if with_aux:
         if entry.decoder != "aligned_fpn":
             raise ValueError(f"{name}: deep-supervision heads exist only for the aligned FPN decoder")
-        channels = entry.decoder_kwargs["channels"]
+        channels = decoder_kwargs["channels"]
         heads = [AuxHead(channels, num_classes) for _ in range(len(backbone.channels) - 1)]
     return Segmentor(backbone, decoder, heads, align_corners=entry.output_align_corners)
+
+
+def _checked_decoder_options(entry: ZooEntry, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` if the entry's decoder takes every one of them, else one error listing what it takes."""
+    cls = DECODERS[entry.decoder]
+    accepted = list(inspect.signature(cls).parameters)[2:]  # after in_channels and num_classes
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"{entry.name}: decoder {cls.__name__} has no option {', '.join(map(repr, unknown))}; "
+                         f"it takes {', '.join(accepted)}")
+    return dict(options)

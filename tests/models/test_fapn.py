@@ -205,9 +205,21 @@ def test_stride_in_1x1_trunk_layout():
 
 # --- converter ---------------------------------------------------------------------------------------------
 
-def detectron2_fapn_r50_shapes(num_classes: int = 19, *, pointrend: bool = True) -> dict[str, tuple[int, ...]]:
-    """Key names and shapes of a released FaPN-R50 semantic checkpoint (detectron2 ResNet + FAN + head)."""
+def detectron2_fapn_r50_shapes(num_classes: int = 19, *, pointrend: bool = True,
+                               neck_norm: str = "") -> dict[str, tuple[int, ...]]:
+    """Key names and shapes of a released FaPN-R50 semantic checkpoint (detectron2 ResNet + FAN + head).
+
+    ``neck_norm="GN"`` gives the keys detectron2 writes for ``cfg.MODEL.FPN.NORM = "GN"`` (no released
+    checkpoint uses it): GroupNorm ``.norm.weight/.bias`` on the top, offset and output convs, whose biases go.
+    """
     shapes: dict[str, tuple[int, ...]] = {}
+
+    def neck_conv(prefix: str, shape: tuple[int, ...], *, bias: bool = True) -> None:
+        shapes[prefix + ".weight"] = shape
+        if bias and not neck_norm:
+            shapes[prefix + ".bias"] = (shape[0],)
+        if neck_norm:
+            shapes[prefix + ".norm.weight"] = shapes[prefix + ".norm.bias"] = (shape[0],)
 
     def conv(prefix: str, shape: tuple[int, ...], *, norm: bool = True, bias: bool = False) -> None:
         shapes[prefix + ".weight"] = shape
@@ -228,16 +240,16 @@ def detectron2_fapn_r50_shapes(num_classes: int = 19, *, pointrend: bool = True)
             if b == 0:
                 conv(prefix + ".shortcut", (4 * width, in_ch, 1, 1))
             in_ch = 4 * width
-    conv("backbone.fan_align5", (256, 2048, 1, 1), norm=False, bias=True)
+    neck_conv("backbone.fan_align5", (256, 2048, 1, 1))
     for stage, c in zip((2, 3, 4), R50_CHANNELS, strict=False):
         prefix = f"backbone.fan_align{stage}"
         shapes[prefix + ".lateral_conv.conv_atten.weight"] = (c, c, 1, 1)
         shapes[prefix + ".lateral_conv.conv.weight"] = (256, c, 1, 1)
-        shapes[prefix + ".offset.weight"] = (256, 512, 1, 1)
+        neck_conv(prefix + ".offset", (256, 512, 1, 1), bias=False)
         shapes[prefix + ".dcpack_L2.weight"] = (256, 256, 3, 3)
         shapes[prefix + ".dcpack_L2.bias"] = (256,)
         conv(prefix + ".dcpack_L2.conv_offset_mask", (216, 256, 3, 3), norm=False, bias=True)
-        conv(f"backbone.fpn_output{stage}", (256, 256, 3, 3), norm=False, bias=True)
+        neck_conv(f"backbone.fpn_output{stage}", (256, 256, 3, 3))
     head = "sem_seg_head.coarse_sem_seg_head" if pointrend else "sem_seg_head"
     for level, blocks in (("p2", 1), ("p3", 1), ("p4", 2), ("p5", 3)):
         step = 1 if level == "p2" else 2  # an nn.Upsample follows every conv above stride 4
@@ -317,6 +329,56 @@ def test_fold_input_normalisation_with_an_offset_is_exact_inside():
     expected = F.conv2d(d2_input, weight) - running_mean.view(1, -1, 1, 1)
     got = F.conv2d(x, state["backbone.conv1.weight"]) - state["backbone.bn1.running_mean"].view(1, -1, 1, 1)
     torch.testing.assert_close(got, expected)
+
+
+def test_group_norm_neck_counts_and_converts_with_detectron2_keys():
+    with torch.device("meta"):
+        neck = FaPNNeck(R50_CHANNELS, norm="GN")
+    # 7 convs lose their bias (top + 3 outputs: 4 x 256) and 7 GroupNorms (top, 3 offset, 3 output) come in
+    assert num_params(neck) == 7_786_888 - 4 * 256 + 7 * 2 * 256
+    assert sum(isinstance(m, torch.nn.GroupNorm) and m.num_groups == 32 for m in neck.modules()) == 7
+    official = released_state_dict(neck_norm="GN")
+    model = alignseg.create_model("fapn_r50", decoder_options={"norm": "GN"})
+    report = convert_fapn(official, model, backbone_name="resnet50", decoder_kind="fapn", source="gn.pth")
+    assert len(report.state_dict) + len(report.dropped) == len(official)
+    state = model.state_dict()
+    for src, dst in {"backbone.fan_align5.norm.weight": "decoder.neck.top.norm.weight",
+                     "backbone.fan_align3.offset.norm.bias": "decoder.neck.aligners.p3.offset.norm.bias",
+                     "backbone.fpn_output2.norm.weight": "decoder.neck.outputs.p2.norm.weight"}.items():
+        assert torch.equal(state[dst], official[src]), (src, dst)
+
+
+def test_group_norm_is_applied_after_the_conv():
+    neck = FaPNNeck((32, 64), channels=64, norm="GN").eval()
+    top = neck.top
+    x = torch.randn(2, 64, 5, 7)
+    torch.nn.init.normal_(top.norm.weight)
+    expected = F.group_norm(F.conv2d(x, top.weight), 32, top.norm.weight, top.norm.bias)
+    torch.testing.assert_close(top(x), expected)
+    assert top.bias is None
+    with pytest.raises(ValueError, match="norm must be '' \\(none\\) or 'GN'"):
+        FaPNNeck((32, 64), channels=64, norm="BN")
+
+
+def test_decoder_options_reach_the_decoder_and_unknown_ones_are_named():
+    model = meta_model("fapn_r18", decoder_options={"deform": False, "upsample_mode": "bilinear"})
+    step = model.decoder.steps[0]
+    assert step.align.offset is None and step.align.upsample_mode == "bilinear"
+    with pytest.raises(ValueError, match=r"fapn_r18: decoder FaPNRealtimeDecoder has no option 'norm'; it takes "
+                                         r"channels, .*fuse_norm, deform"):
+        meta_model("fapn_r18", decoder_options={"norm": "GN"})
+
+
+def test_checkpoint_records_decoder_options_and_rebuilds_with_them(tmp_path):
+    from alignseg.engine.export import export_weights, load_trained_model
+
+    model = alignseg.create_model("fapn_r50", num_classes=3, decoder_options={"norm": "GN"})
+    path = export_weights(tmp_path / "gn.pt", model, model_name="fapn_r50", class_names=["a", "b", "c"],
+                          palette=[[0, 0, 0]] * 3, decoder_options={"norm": "GN"})
+    loaded, meta = load_trained_model(path)
+    assert meta["decoder_options"] == {"norm": "GN"} and loaded.decoder.neck.top.norm is not None
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
 
 
 def test_convert_checkpoint_file_and_create_model_from_it(tmp_path):

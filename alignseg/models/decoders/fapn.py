@@ -18,20 +18,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..ops.conv import ConvBNAct
-from ..ops.fapn import DeformableFeatureAlignment, FeatureSelectionModule
+from ..ops.fapn import Conv2dNorm, DeformableFeatureAlignment, FeatureSelectionModule, NeckNorm, c2_xavier_fill
 from ..ops.resize import is_exporting
 from .base import DecoderOutput
 
 __all__ = ["FaPNDecoder", "FaPNNeck", "FaPNRealtimeDecoder", "SemanticFPNHead"]
 
 UpsampleMode = Literal["bilinear", "nearest"]
-
-
-def _c2_xavier_fill(conv: nn.Conv2d) -> None:
-    """detectron2's ``c2_xavier_fill``: kaiming-uniform with a=1, zero bias."""
-    nn.init.kaiming_uniform_(conv.weight, a=1)
-    if conv.bias is not None:
-        nn.init.zeros_(conv.bias)
 
 
 def _c2_msra_fill(conv: nn.Conv2d) -> None:
@@ -70,6 +63,8 @@ class FaPNNeck(nn.Module):
     ``aligners["p4"]`` is ``fan_align4`` (FSM + DCN alignment, released key names inside),
     ``outputs["p4"]`` is ``fpn_output4``. ``attention=False`` drops the FSM attention convs (Table 1's
     "FPN + FAM" row); ``p5_output_conv=True`` adds a 3×3 output conv on P5 as in detectron2's FPN.
+    ``norm="GN"`` builds the neck as detectron2 does for ``cfg.MODEL.FPN.NORM = "GN"`` (spec 1.7): GroupNorm(32)
+    after the top conv, every offset conv and every output conv, whose biases go; the FSMs stay linear.
     """
 
     def __init__(
@@ -84,23 +79,21 @@ class FaPNNeck(nn.Module):
         deform: bool = True,
         offset_input_scale: float = 2.0,
         p5_output_conv: bool = False,
+        norm: NeckNorm = "",
     ) -> None:
         super().__init__()
         if len(in_channels) < 2:
             raise ValueError(f"the FaPN neck needs at least 2 feature maps, got {len(in_channels)}")
         self.level_names = _level_names(len(in_channels), strides)
-        self.top = nn.Conv2d(in_channels[-1], channels, 1)
+        self.top = Conv2dNorm(in_channels[-1], channels, 1, norm=norm)
         self.aligners = nn.ModuleDict({
             name: DeformableFeatureAlignment(c, channels, deform_groups=deform_groups, upsample_mode=upsample_mode,
                                              attention=attention, deform=deform,
-                                             offset_input_scale=offset_input_scale)
+                                             offset_input_scale=offset_input_scale, norm=norm)
             for name, c in zip(self.level_names[:-1], in_channels[:-1], strict=True)
         })
         out_levels = self.level_names if p5_output_conv else self.level_names[:-1]
-        self.outputs = nn.ModuleDict({name: nn.Conv2d(channels, channels, 3, padding=1) for name in out_levels})
-        _c2_xavier_fill(self.top)
-        for conv in self.outputs.values():
-            _c2_xavier_fill(conv)
+        self.outputs = nn.ModuleDict({name: Conv2dNorm(channels, channels, 3, norm=norm) for name in out_levels})
 
     def forward(self, features: Sequence[Tensor]) -> list[Tensor]:
         prev = self.top(features[-1])
@@ -195,11 +188,12 @@ class FaPNDecoder(nn.Module):
         deform: bool = True,
         offset_input_scale: float = 2.0,
         p5_output_conv: bool = False,
+        norm: NeckNorm = "",
     ) -> None:
         super().__init__()
         self.neck = FaPNNeck(in_channels, channels=channels, strides=strides, deform_groups=deform_groups,
                              upsample_mode=upsample_mode, attention=attention, deform=deform,
-                             offset_input_scale=offset_input_scale, p5_output_conv=p5_output_conv)
+                             offset_input_scale=offset_input_scale, p5_output_conv=p5_output_conv, norm=norm)
         self.head = SemanticFPNHead([channels] * len(in_channels), num_classes, channels=head_channels,
                                     strides=strides)
 
@@ -217,12 +211,12 @@ class _RealtimeStep(nn.Module):
 
     def __init__(self, in_channels: int, channels: int, *, fam: bool, fsm: bool, concat: bool,
                  deform_groups: int, upsample_mode: UpsampleMode, offset_input_scale: float,
-                 fuse_norm: bool) -> None:
+                 fuse_norm: bool, deform: bool) -> None:
         super().__init__()
         self.upsample_mode = upsample_mode
         if fam:
             self.align = DeformableFeatureAlignment(in_channels, channels, deform_groups=deform_groups,
-                                                    upsample_mode=upsample_mode, attention=fsm,
+                                                    upsample_mode=upsample_mode, attention=fsm, deform=deform,
                                                     offset_input_scale=offset_input_scale)
             self.lateral = None
         else:
@@ -233,7 +227,7 @@ class _RealtimeStep(nn.Module):
             self.fuse = ConvBNAct(2 * channels, channels, 1)
         elif concat:
             self.fuse = nn.Conv2d(2 * channels, channels, 1, bias=False)
-            _c2_xavier_fill(self.fuse)
+            c2_xavier_fill(self.fuse)
 
     def forward(self, lateral: Tensor, top: Tensor) -> Tensor:
         if self.align is not None:
@@ -258,7 +252,8 @@ class FaPNRealtimeDecoder(nn.Module):
     top-down sums); ``fam`` adds the deformable alignment, ``fsm`` the FSM attention convs on every
     lateral and on the top, ``concat`` the concatenation fusion. ``upsample_mode`` follows the paper
     (nearest); the released FAM's bilinear is the alternative. ``fuse_norm`` adds BN + ReLU after the
-    concat conv (spec 1.6's proposal; not in Table I's counts, so off by default).
+    concat conv (spec 1.6's proposal; not in Table I's counts, so off by default). ``deform=False``
+    replaces each DCN with a regular 3×3 conv (a deployment fallback that loses accuracy, FaPN issue #4).
     ``num_levels`` is how many of the coarsest backbone maps are used.
     """
 
@@ -277,6 +272,7 @@ class FaPNRealtimeDecoder(nn.Module):
         upsample_mode: UpsampleMode = "nearest",
         offset_input_scale: float = 2.0,
         fuse_norm: bool = False,
+        deform: bool = True,
     ) -> None:
         super().__init__()
         if not 2 <= num_levels <= len(in_channels):
@@ -289,7 +285,8 @@ class FaPNRealtimeDecoder(nn.Module):
         # steps[0] makes P4 from C4 and P5, steps[1] P3 from C3 and P4, ... (coarse → fine)
         self.steps = nn.ModuleList(
             _RealtimeStep(c, channels, fam=fam, fsm=fsm, concat=concat, deform_groups=deform_groups,
-                          upsample_mode=upsample_mode, offset_input_scale=offset_input_scale, fuse_norm=fuse_norm)
+                          upsample_mode=upsample_mode, offset_input_scale=offset_input_scale, fuse_norm=fuse_norm,
+                          deform=deform)
             for c in reversed(used[:-1])
         )
         self.head = ConvBNAct(channels, head_channels, 3)

@@ -17,14 +17,38 @@ from torch import Tensor, nn
 
 from alignseg.models.ops.deform_conv import ModulatedDeformConv2d
 
-__all__ = ["DeformableFeatureAlignment", "FeatureSelectionModule"]
+__all__ = ["Conv2dNorm", "DeformableFeatureAlignment", "FeatureSelectionModule", "NeckNorm", "c2_xavier_fill"]
+
+NeckNorm = Literal["", "GN"]
+"""Normalisation of the FaPN neck's convs: none (every released config) or GroupNorm with 32 groups."""
 
 
-def _c2_xavier_fill(conv: nn.Conv2d) -> None:
+def c2_xavier_fill(conv: nn.Conv2d) -> None:
     """detectron2's ``c2_xavier_fill``: kaiming-uniform with a=1, zero bias."""
     nn.init.kaiming_uniform_(conv.weight, a=1)
     if conv.bias is not None:
         nn.init.zeros_(conv.bias)
+
+
+class Conv2dNorm(nn.Conv2d):
+    """detectron2's ``Conv2d`` with ``norm=cfg.MODEL.FPN.NORM``: a conv followed by an optional ``.norm``.
+
+    ``norm="GN"`` adds GroupNorm(32) and drops the conv's bias (detectron2's ``use_bias = norm == ""``);
+    ``bias=False`` removes it in any case. The norm lives inside the conv module, so released keys such as
+    ``fpn_output4.norm.weight`` keep their layout.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, norm: NeckNorm = "",
+                 bias: bool = True) -> None:
+        if norm not in ("", "GN"):
+            raise ValueError(f"norm must be '' (none) or 'GN', got {norm!r}")
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias and not norm)
+        self.norm = nn.GroupNorm(32, out_channels) if norm == "GN" else None
+        c2_xavier_fill(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = super().forward(x)
+        return x if self.norm is None else self.norm(x)
 
 
 class FeatureSelectionModule(nn.Module):
@@ -40,7 +64,7 @@ class FeatureSelectionModule(nn.Module):
         self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)
         for conv in (self.conv_atten, self.conv):
             if conv is not None:
-                _c2_xavier_fill(conv)
+                c2_xavier_fill(conv)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.conv_atten is not None:
@@ -71,12 +95,13 @@ class DeformableFeatureAlignment(nn.Module):
 
     out = ReLU(DCN(P_up; offsets, mask from Conv3x3(Conv1x1(cat[Ĉ, 2·P_up])))) + Ĉ, with Ĉ = FSM(lateral).
     ``deform=False`` replaces the DCN with a regular 3x3 conv and builds no offset branch: a deployment
-    fallback that loses accuracy (FaPN issue #4), not the paper's model.
+    fallback that loses accuracy (FaPN issue #4), not the paper's model. ``norm="GN"`` puts GroupNorm after
+    the 1x1 offset conv, as the released code does when ``cfg.MODEL.FPN.NORM`` is "GN"; the FSM stays linear.
     """
 
     def __init__(self, in_channels: int, out_channels: int, *, deform_groups: int = 8,
                  upsample_mode: Literal["bilinear", "nearest"] = "bilinear", attention: bool = True,
-                 deform: bool = True, offset_input_scale: float = 2.0) -> None:
+                 deform: bool = True, offset_input_scale: float = 2.0, norm: NeckNorm = "") -> None:
         super().__init__()
         if upsample_mode not in ("bilinear", "nearest"):
             raise ValueError(f"upsample_mode must be 'bilinear' or 'nearest', got {upsample_mode!r}")
@@ -86,8 +111,7 @@ class DeformableFeatureAlignment(nn.Module):
         self.offset_input_scale = offset_input_scale
         self.lateral_conv = FeatureSelectionModule(in_channels, out_channels, attention=attention)
         if deform:
-            self.offset = nn.Conv2d(2 * out_channels, out_channels, 1, bias=False)
-            _c2_xavier_fill(self.offset)
+            self.offset = Conv2dNorm(2 * out_channels, out_channels, 1, norm=norm, bias=False)
             self.dcpack_L2 = _DeformConvPack(out_channels, deform_groups)
         else:
             self.offset = None
