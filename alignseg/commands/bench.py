@@ -32,11 +32,21 @@ def _run(args: argparse.Namespace) -> int:
         options["mode"] = args.mode
     if args.optimization:
         options["optimization"] = args.optimization
+    calibration = None
+    if args.precision == "int8":
+        from ..deploy.quantize import calibration_batches
+
+        if args.calibration is None:
+            raise ValueError("--precision int8 needs --calibration DIR: images of the target domain to set the "
+                             "INT8 ranges from")
+        calibration = calibration_batches(args.calibration, tuple(args.size), args.calibration_count)
+    elif args.calibration is not None:
+        raise ValueError("--calibration is for --precision int8")
     record = benchmark(
         model, name=args.name, size=tuple(args.size), backend=args.backend, precision=args.precision, device=device,
         runs=args.runs, warmup=args.warmup, batch=args.batch, threads=args.threads, compile=args.compile,
         cuda_graphs=args.cuda_graphs, include_deform=args.include_deform, parity=not args.no_parity,
-        weights=args.weights, options=options,
+        weights=args.weights, options=options, calibration=calibration,
     )
     if args.weights is None:
         print("weights: fresh, untrained (no --weights): speed is unaffected, parity figures are indicative only")
@@ -61,8 +71,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=(1024, 2048))
     bench.add_argument("--batch", type=int, default=1)
     bench.add_argument("--backend", default="eager", choices=("eager", "compile", "onnxruntime", "openvino"))
-    bench.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
-                       help="eager/compile: autocast dtype; openvino: INFERENCE_PRECISION_HINT; onnxruntime: fp32")
+    bench.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16", "int8"),
+                       help="eager/compile: autocast dtype; openvino: INFERENCE_PRECISION_HINT, or int8 (NNCF "
+                            "post-training quantisation from --calibration images); onnxruntime: fp32")
+    bench.add_argument("--calibration", default=None, metavar="DIR",
+                       help="int8: folder of images of the target domain (e.g. the training images)")
+    bench.add_argument("--calibration-count", type=int, default=32, help="int8: images used (spread over DIR)")
     bench.add_argument("--device", default="cpu", help="cpu or cuda[:i] (openvino: cpu only)")
     bench.add_argument("--runs", type=int, default=20, help="timed forwards (default 20)")
     bench.add_argument("--warmup", type=int, default=3, help="untimed forwards first (default 3)")

@@ -27,13 +27,16 @@ def _run(args: argparse.Namespace) -> int:
                 "input": "N x 3 x H x W float32 RGB in [0,1] normalised with ImageNet mean/std",
                 "weights": args.weights or "random-init"}
     start = time.perf_counter()
+    calibration, check_images = _int8_images(args, size) if args.int8 else (None, None)
+    min_agreement = args.min_agreement if args.min_agreement is not None else (0.995 if args.int8 else 0.999)
     try:
         report = export_model(
             model, args.output, format=args.format, size=size, opset=args.opset, dynamic=args.dynamic,
             exporter=args.exporter, check_sizes=[tuple(s) for s in args.check_size] if args.check_size else None,
-            max_abs_diff=args.max_diff, min_agreement=args.min_agreement,
+            max_abs_diff=args.max_diff, min_agreement=min_agreement,
             noise_floor=None if args.no_noise_floor else args.noise_floor, threads=args.threads,
-            metadata=metadata, check=not args.no_check,
+            metadata=metadata, check=not args.no_check, int8_calibration=calibration,
+            int8_check_images=check_images,
         )
     except ParityError as exc:
         report = getattr(exc, "report", None)
@@ -46,6 +49,26 @@ def _run(args: argparse.Namespace) -> int:
         print("parity check skipped (--no-check)")
     print(f"wrote {report.path} in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _int8_images(args: argparse.Namespace, size: tuple[int, int]):
+    """Calibration batches spread over ``--calibration`` and two other images of it for the parity check."""
+    from ..deploy.quantize import image_batch, list_images, spread
+
+    if args.format != "openvino":
+        raise ValueError("--int8 writes OpenVINO IR: add --format openvino")
+    if args.calibration is None:
+        raise ValueError("--int8 needs --calibration DIR: images of the target domain (e.g. the training images)")
+    paths = list_images(args.calibration)
+    chosen = spread(paths, args.calibration_count)
+    used = set(chosen)
+    others = [path for path in paths if path not in used]
+    if not others and not args.no_check:
+        raise ValueError(f"{args.calibration} has {len(paths)} images, all used for calibration: the parity check "
+                         f"needs images it was not calibrated on (lower --calibration-count)")
+    print(f"INT8: calibrating on {len(chosen)} of {len(paths)} images in {args.calibration}")
+    calibration = [image_batch(path, size) for path in chosen]
+    return calibration, [image_batch(path, size) for path in spread(others, 2)] if others else []
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -77,8 +100,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="size to check at (repeatable); default: ~3/4 and ~1/2 of --size, odd sides "
                             "(with --static: --size twice)")
     check.add_argument("--max-diff", type=float, default=1e-4, help="max |logit difference| allowed (default 1e-4)")
-    check.add_argument("--min-agreement", type=float, default=0.999,
-                       help="min share of pixels with the same argmax class (default 0.999)")
+    check.add_argument("--min-agreement", type=float, default=None,
+                       help="min share of pixels with the same argmax class (default 0.999; 0.995 with --int8)")
     check.add_argument("--noise-floor", type=float, default=2.0,
                        help="when --max-diff is missed (deep nets and large inputs carry more fp32 rounding than "
                             "1e-4), accept an export whose error from PyTorch float64 is at most this multiple of "
@@ -86,4 +109,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--no-noise-floor", action="store_true", help="apply --max-diff strictly")
     check.add_argument("--threads", type=int, default=None, help="runtime threads for the check")
     check.add_argument("--no-check", action="store_true", help="skip the parity check (not recommended)")
+    int8 = export.add_argument_group("INT8 (OpenVINO + NNCF post-training quantisation; extra alignseg[int8])")
+    int8.add_argument("--int8", action="store_true",
+                      help="quantise the OpenVINO IR to INT8, calibrated on --calibration images at --size; parity "
+                           "is then checked on two other images of that folder, by argmax agreement")
+    int8.add_argument("--calibration", default=None, metavar="DIR", help="folder of images of the target domain")
+    int8.add_argument("--calibration-count", type=int, default=32, help="images used for calibration (default 32)")
     export.set_defaults(func=run)

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         device=args.device,
         precision=args.precision,
+        calibration=args.calibration,
     )
     summary = predict_path(predictor, args.input, args.output, options, progress=None if args.quiet else print)
     for note in summary.notes:
@@ -95,8 +96,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     predict.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     predict.add_argument("--backend", default="torch", choices=("torch", "onnxruntime", "openvino"),
                          help="torch (eager), or the model exported to onnxruntime / openvino (CPU)")
-    predict.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
-                         help="bf16 runs exported backends in bfloat16 (fast on AMX CPUs)")
+    predict.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "int8"),
+                         help="bf16 runs exported backends in bfloat16 (fast on AMX CPUs); int8 quantises the "
+                              "openvino model from --calibration images first")
+    predict.add_argument("--calibration", default=None, metavar="DIR",
+                         help="int8: folder of images of the target domain to calibrate on")
     predict.add_argument(
         "--cityscapes-format",
         action="store_true",

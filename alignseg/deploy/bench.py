@@ -18,9 +18,9 @@ a list of them::
     batch            int
     backend          str: eager | compile | onnxruntime | openvino
     runner           str, the runner's description ("openvino bf16 cpu (2 threads)")
-    precision        str: fp32 | bf16 | fp16
+    precision        str: fp32 | bf16 | fp16 | int8
     device           str: cpu | cuda[:i]
-    options          dict, the runner options used (channels_last, mode, threads, ...)
+    options          dict, the runner options used (channels_last, mode, threads, calibration_images, ...)
     params           int, all parameters (train-only deep-supervision heads included)
     params_used      int, parameters used at eval
     gmacs            float, multiply-accumulates of one image at input_size, in 1e9
@@ -45,6 +45,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -230,6 +231,7 @@ def benchmark(
     counts: dict | None = None,
     return_logits: bool = False,
     seed: int = 0,
+    calibration: Sequence[np.ndarray] | None = None,
 ) -> dict | tuple[dict, Tensor]:
     """Benchmark ``model`` on one runtime and return the JSON record (see the module docstring).
 
@@ -238,6 +240,8 @@ def benchmark(
     ONNX/IR file of ``model`` for the onnxruntime/openvino backends (default: a static export at ``size``
     is made in a temporary folder). ``counts`` reuses ``complexity()``'s result; ``return_logits`` also
     returns the logits of the first forward (the input is ``torch.randn`` seeded with ``seed``).
+    ``calibration`` (input batches from real images) quantises the export to INT8 for openvino int8; the
+    quantisation time is part of ``setup_s``.
     """
     backend = validate_options(backend, precision, device, compile=compile, cuda_graphs=cuda_graphs)
     if threads:
@@ -251,6 +255,9 @@ def benchmark(
         runner_options["threads"] = threads
         if exported is None:
             runner_options["export"] = {"size": tuple(size), "dynamic": False}
+    if calibration is not None:
+        runner_options["calibration"] = calibration
+        options["calibration_images"] = len(calibration)
     generator = torch.Generator().manual_seed(seed)
     image = torch.randn(batch, 3, *size, generator=generator)
     counts = counts or complexity(model, size, include_deform=include_deform)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -80,7 +81,8 @@ class ExportReport:
     size: tuple[int, int]
     folded_batchnorms: int
     runtime: str = ""
-    max_abs_diff_threshold: float = DEFAULT_MAX_ABS_DIFF
+    int8_calibration_images: int = 0
+    max_abs_diff_threshold: float | None = DEFAULT_MAX_ABS_DIFF
     min_agreement_threshold: float = DEFAULT_MIN_AGREEMENT
     noise_floor: float | None = DEFAULT_NOISE_FLOOR
     checks: list[ParityCheck] = field(default_factory=list)
@@ -94,11 +96,17 @@ class ExportReport:
         lines = [f"export: {self.format} (opset {self.opset}, {self.exporter} exporter, {shape}, traced at "
                  f"{self.size[0]}x{self.size[1]}), {self.folded_batchnorms} BatchNorms folded into convolutions, "
                  "deep-supervision heads removed"]
+        if self.int8_calibration_images:
+            lines.append(f"INT8: post-training quantisation (NNCF) calibrated on {self.int8_calibration_images} "
+                         "images; parity checked on other images of the calibration folder")
         if self.checks:
-            floor = (f" (or an error from PyTorch float64 at most {self.noise_floor:g}x PyTorch fp32's own)"
-                     if self.noise_floor else "")
-            lines.append(f"parity vs PyTorch eager fp32 ({self.runtime}); thresholds: max |diff| < "
-                         f"{self.max_abs_diff_threshold:g}{floor}, argmax agreement >= "
+            if self.max_abs_diff_threshold is None:
+                limit = "max |diff| reported only"
+            else:
+                floor = (f" (or an error from PyTorch float64 at most {self.noise_floor:g}x PyTorch fp32's own)"
+                         if self.noise_floor else "")
+                limit = f"max |diff| < {self.max_abs_diff_threshold:g}{floor}"
+            lines.append(f"parity vs PyTorch eager fp32 ({self.runtime}); thresholds: {limit}, argmax agreement >= "
                          f"{100 * self.min_agreement_threshold:g}%")
             lines.append(f"  {'size':>11s}  {'max |diff|':>11s}  {'argmax agreement':>16s}")
             lines.extend(check.line() for check in self.checks)
@@ -205,15 +213,18 @@ def check_parity(
     runner,
     sizes: Sequence[tuple[int, int]],
     *,
-    max_abs_diff: float = DEFAULT_MAX_ABS_DIFF,
+    max_abs_diff: float | None = DEFAULT_MAX_ABS_DIFF,
     min_agreement: float = DEFAULT_MIN_AGREEMENT,
     noise_floor: float | None = DEFAULT_NOISE_FLOOR,
     seed: int = 0,
+    images: Sequence[Tensor] | None = None,
 ) -> list[ParityCheck]:
     """Compare ``runner`` with the PyTorch ``model`` (eval, fp32) on one random image per size.
 
-    A size passes when the argmax agreement reaches ``min_agreement`` and the largest logit difference is
-    below ``max_abs_diff``. Deep networks and large inputs carry more float32 rounding than 1e-4 (PyTorch
+    ``images`` (1×3×H×W input batches, e.g. real photographs) replace the random images; ``sizes`` is then
+    ignored. A size passes when the argmax agreement reaches ``min_agreement`` and the largest logit
+    difference is below ``max_abs_diff`` (None: reported, not required, as for an INT8 model whose logits
+    move by quantisation steps). Deep networks and large inputs carry more float32 rounding than 1e-4 (PyTorch
     fp32 itself is ~1e-3 away from float64 for ResNet-101 with fresh weights; bilinear sampling positions
     near 2048 are rounded to ~1e-4 px), so with ``noise_floor`` a miss is looked at again against PyTorch
     in float64: the size passes when the export's error is at most ``noise_floor`` times PyTorch fp32's own
@@ -223,14 +234,16 @@ def check_parity(
     channels = getattr(getattr(model, "backbone", None), "in_channels", 3)
     model64 = None
     checks = []
-    for index, size in enumerate(sizes):
-        generator = torch.Generator().manual_seed(seed + index)
-        image = torch.randn(1, channels, *size, generator=generator)
+    if images is None:
+        images = [torch.randn(1, channels, *size, generator=torch.Generator().manual_seed(seed + index))
+                  for index, size in enumerate(sizes)]
+    for image in images:
+        size = tuple(image.shape[-2:])
         with torch.inference_mode():
             reference = model(image)
         logits = runner(image)
         diff, agreement = compare_logits(reference, logits)
-        within = diff < max_abs_diff
+        within = max_abs_diff is None or diff < max_abs_diff
         export_error = torch_error = None
         if not within and noise_floor:
             model64 = model64 if model64 is not None else copy.deepcopy(model).double()
@@ -239,7 +252,7 @@ def check_parity(
             export_error = (logits.double() - reference64).abs().max().item()
             torch_error = (reference.double() - reference64).abs().max().item()
             within = export_error <= noise_floor * torch_error
-        checks.append(ParityCheck(tuple(size), diff, agreement, within and agreement >= min_agreement,
+        checks.append(ParityCheck(size, diff, agreement, within and agreement >= min_agreement,
                                   export_error, torch_error))
     return checks
 
@@ -260,6 +273,8 @@ def export_model(
     threads: int | None = None,
     metadata: dict[str, str] | None = None,
     check: bool = True,
+    int8_calibration: Sequence[np.ndarray] | None = None,
+    int8_check_images: Sequence[np.ndarray] | None = None,
 ) -> ExportReport:
     """Export the eval network of ``model`` to ``output`` (.onnx, or .xml for OpenVINO IR) with parity checks.
 
@@ -267,6 +282,10 @@ def export_model(
     ``default_check_sizes``) misses ``max_abs_diff`` or ``min_agreement``; the error carries the report.
     OpenVINO IR is written with fp32 weights and checked with OpenVINO in f32. ``metadata`` goes into the
     ONNX ``metadata_props`` (``num_classes`` is always added).
+
+    ``int8_calibration`` (input batches from real images, at ``size``) quantises the OpenVINO IR to INT8
+    with NNCF; it is then checked with OpenVINO int8 on ``int8_check_images`` (other real images), on argmax
+    agreement only (``max_abs_diff`` is reported, not required: quantisation moves logits by design).
     """
     from .runtimes import OnnxRuntimeRunner, OpenVINORunner
 
@@ -283,6 +302,12 @@ def export_model(
         ov = require("openvino")
     else:
         require("onnxruntime")
+    if int8_calibration is not None:
+        if format != "openvino":
+            raise ValueError("INT8 quantisation writes OpenVINO IR: use format 'openvino'")
+        if check and not int8_check_images:
+            raise ValueError("an INT8 export is checked on real images: give int8_check_images (or check=False)")
+        max_abs_diff = None
     if not dynamic and check_sizes and any(tuple(c) != tuple(size) for c in check_sizes):
         raise ValueError(f"a static export runs at {size[0]}x{size[1]} only: check sizes must be that size "
                          "(or export with dynamic H/W)")
@@ -292,7 +317,7 @@ def export_model(
     opset = opset if opset is not None else (DEFAULT_OPSET if exporter == "legacy" else 18)
     report = ExportReport(target, format, exporter, opset, dynamic, tuple(size), prepared.folded_batchnorms,
                           max_abs_diff_threshold=max_abs_diff, min_agreement_threshold=min_agreement,
-                          noise_floor=noise_floor)
+                          noise_floor=noise_floor, int8_calibration_images=len(int8_calibration or ()))
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".alignseg-export-", dir=target.parent) as folder:
         onnx_path = export_onnx(prepared, Path(folder) / "model.onnx", size=size, opset=opset, dynamic=dynamic,
@@ -300,6 +325,12 @@ def export_model(
         if format == "onnx":
             written = [onnx_path]
             runner = OnnxRuntimeRunner(onnx_path, threads=threads) if check else None
+        elif int8_calibration is not None:
+            from .quantize import quantize_openvino
+
+            xml_path = quantize_openvino(onnx_path, int8_calibration, Path(folder) / "model.xml")
+            written = [xml_path, xml_path.with_suffix(".bin")]
+            runner = OpenVINORunner(xml_path, precision="int8", threads=threads) if check else None
         else:
             xml_path = Path(folder) / "model.xml"
             ov.save_model(ov.convert_model(os.fspath(onnx_path)), os.fspath(xml_path), compress_to_fp16=False)
@@ -308,9 +339,10 @@ def export_model(
         if runner is not None:
             report.runtime = runner.name
             sizes = check_sizes or default_check_sizes(size, dynamic=dynamic, min_side=stride)
+            images = None if int8_calibration is None else [torch.from_numpy(b) for b in int8_check_images]
             try:
                 report.checks = check_parity(model, runner, sizes, max_abs_diff=max_abs_diff,
-                                             min_agreement=min_agreement, noise_floor=noise_floor)
+                                             min_agreement=min_agreement, noise_floor=noise_floor, images=images)
             finally:
                 runner.close()
             if not report.passed:
@@ -318,8 +350,9 @@ def export_model(
                 error = ParityError(
                     f"the {format} export does not match PyTorch at {len(failed)} of {len(report.checks)} sizes "
                     f"(first: {failed[0].size[0]}x{failed[0].size[1]}, max |diff| {failed[0].max_abs_diff:.3e}, "
-                    f"argmax agreement {100 * failed[0].argmax_agreement:.4f}%; thresholds < {max_abs_diff:g} and "
-                    f">= {100 * min_agreement:g}%); nothing was written to {os.fspath(target)!r}"
+                    f"argmax agreement {100 * failed[0].argmax_agreement:.4f}%; thresholds "
+                    f"{'none' if max_abs_diff is None else f'< {max_abs_diff:g}'} and >= {100 * min_agreement:g}%); "
+                    f"nothing was written to {os.fspath(target)!r}"
                 )
                 error.report = report
                 raise error

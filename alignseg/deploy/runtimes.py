@@ -12,12 +12,15 @@ backend         source                                      options
                                                             channels_last, fold_bn, cuda_graphs
 ``compile``     ``nn.Module``                               the eager options + mode, freezing, dynamic
 ``onnxruntime`` ``nn.Module`` (exported first) or .onnx     device, threads, optimization, export options
-``openvino``    ``nn.Module`` (exported first), .onnx/.xml  precision (fp32/bf16/fp16), threads, hint
+``openvino``    ``nn.Module`` (exported first), .onnx/.xml  precision (fp32/bf16/fp16/int8), threads, hint,
+                                                            calibration (int8 from a model or .onnx)
 ==============  ==========================================  =============================================
 
 The ONNX Runtime and OpenVINO packages are optional (extra ``deploy``) and imported only when used.
 OpenVINO runs bf16 by default on CPUs with AMX or AVX-512 BF16; the runner always sets the precision
-it is asked for (fp32 by default), so parity with PyTorch holds unless bf16 is requested.
+it is asked for (fp32 by default), so parity with PyTorch holds unless bf16 is requested. ``int8`` runs an
+NNCF-quantised IR (``alignseg.deploy.quantize``): a quantised .xml as it is, or a model/.onnx quantised
+first with ``calibration`` (input batches from real images).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from torch import Tensor, nn
 from .extras import require
 
 BACKENDS = ("eager", "compile", "onnxruntime", "openvino")
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 _ALIASES = {"torch": "eager", "pytorch": "eager", "ort": "onnxruntime", "ov": "openvino",
             "torch.compile": "compile", "inductor": "compile"}
 _TORCH_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -56,6 +59,8 @@ def check_precision(backend: str, precision: str, device: str = "cpu") -> None:
     backend = canonical_backend(backend)
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}: choose from {', '.join(PRECISIONS)}")
+    if precision == "int8" and backend != "openvino":
+        raise ValueError("int8 runs on the openvino backend (a model quantised with NNCF from calibration images)")
     if backend == "onnxruntime" and precision != "fp32":
         raise ValueError("the onnxruntime runner runs the fp32 graph only; use --backend openvino for bf16/fp16 "
                          "on CPU, or eager/compile autocast")
@@ -238,6 +243,19 @@ def _export_for_runtime(model: nn.Module, export: dict | None) -> tuple[Path, te
     return path, folder
 
 
+def _quantize_for_runtime(source: Path, calibration, folder: tempfile.TemporaryDirectory | None
+                          ) -> tuple[Path, tempfile.TemporaryDirectory]:
+    """Quantise ``source`` to an INT8 IR in ``folder`` (a new temporary one when None)."""
+    from .quantize import quantize_openvino
+
+    folder = folder or tempfile.TemporaryDirectory(prefix="alignseg-int8-")
+    try:
+        return quantize_openvino(source, calibration, Path(folder.name) / "model_int8.xml"), folder
+    except BaseException:
+        folder.cleanup()
+        raise
+
+
 class OnnxRuntimeRunner(Runner):
     """ONNX Runtime session on the CPU (or CUDA) execution provider.
 
@@ -289,8 +307,9 @@ class OpenVINORunner(Runner):
     """OpenVINO on the CPU, from an ONNX file or an OpenVINO IR (.xml).
 
     ``precision`` sets ``INFERENCE_PRECISION_HINT`` explicitly (fp32 → f32, bf16, fp16 → f16): OpenVINO
-    would otherwise pick bf16 on AMX CPUs. A network with dynamic H/W is reshaped to each new input shape
-    and compiled once per shape (static shapes run faster than dynamic ones).
+    would otherwise pick bf16 on AMX CPUs. ``int8`` needs a quantised IR (FakeQuantize nodes); its
+    quantised layers run in INT8 and the rest in bf16 where the CPU has it, else f32. A network with
+    dynamic H/W is reshaped to each new input shape and compiled once per shape (static shapes run faster).
     """
 
     def __init__(self, path: str | os.PathLike, *, precision: str = "fp32", threads: int | None = None,
@@ -299,18 +318,27 @@ class OpenVINORunner(Runner):
         ov = require("openvino")
         self.core = ov.Core()
         capabilities = self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-        wanted = {"bf16": "BF16", "fp16": "FP16"}.get(precision)
+        wanted = {"bf16": "BF16", "fp16": "FP16", "int8": "INT8"}.get(precision)
         if wanted and wanted not in capabilities:
             raise ValueError(f"this CPU cannot run OpenVINO in {precision} (capabilities: {', '.join(capabilities)})")
         self.model = self.core.read_model(os.fspath(path))
-        self.config = {"INFERENCE_PRECISION_HINT": _OV_PRECISIONS[precision], "PERFORMANCE_HINT": hint}
+        hint_precision = _OV_PRECISIONS.get(precision, "bf16" if "BF16" in capabilities else "f32")
+        label = precision
+        if precision == "int8":
+            from .quantize import is_quantized
+
+            if not is_quantized(self.model):
+                raise ValueError(f"{os.fspath(path)!r} is not quantised: make an INT8 model with `alignseg export "
+                                 "--format openvino --int8 --calibration DIR`, or give calibration images")
+            label = f"int8 ({hint_precision} elsewhere)"
+        self.config = {"INFERENCE_PRECISION_HINT": hint_precision, "PERFORMANCE_HINT": hint}
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = int(threads)
         self.path = Path(path)
         self.compiled: dict[tuple[int, ...], object] = {}
         self.device = "cpu"
         self.precision = precision
-        self.name = f"openvino {precision} cpu" + (f" ({threads} threads)" if threads else "")
+        self.name = f"openvino {label} cpu" + (f" ({threads} threads)" if threads else "")
         channels = self.model.outputs[0].get_partial_shape()[1]
         self.num_classes = channels.get_length() if channels.is_static else None
 
@@ -372,6 +400,7 @@ def build_runner(backend: str, source: nn.Module | str | os.PathLike, **options)
         options.pop("threads", None)  # torch's thread count is process-wide: set by the caller
         return TorchRunner(source, **options)
     export = options.pop("export", None)
+    calibration = options.pop("calibration", None)
     folder = None
     if isinstance(source, nn.Module):
         if backend == "openvino":
@@ -381,6 +410,10 @@ def build_runner(backend: str, source: nn.Module | str | os.PathLike, **options)
         source, folder = _export_for_runtime(source, export)
     elif not Path(source).is_file():
         raise FileNotFoundError(f"exported model not found: {os.fspath(source)!r}")
+    if calibration is not None:
+        if backend != "openvino" or options.get("precision") != "int8":
+            raise ValueError("calibration images are for the openvino backend with precision int8")
+        source, folder = _quantize_for_runtime(source, calibration, folder)
     for key in ("channels_last", "fold_bn", "cuda_graphs", "mode", "freezing", "dynamic"):
         options.pop(key, None)  # PyTorch-only options have no meaning for an exported graph
     runner_type = OnnxRuntimeRunner if backend == "onnxruntime" else OpenVINORunner

@@ -7,6 +7,7 @@ Besides PyTorch, the exported-model runners of ``alignseg.deploy`` (ONNX Runtime
 
 from __future__ import annotations
 
+import os
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -92,9 +93,11 @@ def check_backend(name: str) -> None:
 
 
 def create_backend(
-    name: str, model: nn.Module, num_classes: int, device: str | torch.device = "cpu", precision: str = "fp32"
+    name: str, model: nn.Module, num_classes: int, device: str | torch.device = "cpu", precision: str = "fp32",
+    calibration: str | os.PathLike | None = None,
 ) -> Backend:
-    """The backend called ``name`` around ``model``; exported backends run ``precision`` (fp32 or bf16)."""
+    """The backend called ``name`` around ``model``; exported backends run ``precision`` (fp32 or bf16;
+    openvino also int8, quantised from the images in the ``calibration`` folder)."""
     check_backend(name)
     if name == "torch":
         if precision != "fp32":
@@ -105,5 +108,12 @@ def create_backend(
         raise ValueError(f"the {name} backend runs on the CPU here: use --device cpu")
     from ..deploy.runtimes import build_runner
 
-    runner = build_runner(name, model.eval(), precision=precision, export={"size": _EXPORT_SIZE})
+    options = {}
+    if precision == "int8":
+        from ..deploy.quantize import calibration_batches
+
+        if calibration is None:
+            raise ValueError("--precision int8 needs --calibration DIR (images of the target domain)")
+        options["calibration"] = calibration_batches(calibration, _EXPORT_SIZE)
+    runner = build_runner(name, model.eval(), precision=precision, export={"size": _EXPORT_SIZE}, **options)
     return RunnerBackend(runner, num_classes)

@@ -180,11 +180,13 @@ class Predictor:
         backend: str = "torch",
         device: str = "cpu",
         precision: str = "fp32",
+        calibration: str | os.PathLike | None = None,
     ) -> Predictor:
         """Build the model named in the checkpoint (or ``model``), load its weights and wrap it.
 
         Class names and palette come from the checkpoint unless ``dataset`` names a table; a checkpoint
-        without them (``alignseg convert`` output) falls back to ``default_palette``.
+        without them (``alignseg convert`` output) falls back to ``default_palette``. ``calibration`` is
+        the image folder an openvino int8 backend is quantised from.
         """
         from ..models.factory import create_model
 
@@ -200,7 +202,7 @@ class Predictor:
         network = create_model(name, num_classes=classes, pretrained=info.path)
         names, palette = resolve_classes(classes, class_names=info.class_names, palette=info.palette, dataset=dataset)
         return cls(
-            create_backend(backend, network, classes, device, precision),
+            create_backend(backend, network, classes, device, precision, calibration),
             class_names=names,
             palette=palette,
             settings=settings,

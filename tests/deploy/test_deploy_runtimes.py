@@ -76,6 +76,11 @@ def test_missing_extras_name_the_extra(monkeypatch, onnx_file):
         build_runner("openvino", onnx_file)
     with pytest.raises(ImportError, match=r"alignseg\[deploy\]"):
         require("onnx")
+    monkeypatch.setitem(sys.modules, "nncf", None)
+    monkeypatch.delitem(sys.modules, "openvino")  # openvino back, nncf still missing
+    calibration = [torch.zeros(1, 3, 64, 128).numpy()]
+    with pytest.raises(ImportError, match=r"^nncf is not installed: pip install 'alignseg\[int8\]'$"):
+        build_runner("openvino", onnx_file, precision="int8", calibration=calibration)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"^matplotlib is not installed: pip install 'alignseg\[plot\]'$"):
         require("matplotlib", extra="plot")
