@@ -4,7 +4,7 @@ Two parts:
 1. key models (default sfnet_r18, sfnet_lite_r18) at 1024x2048, the papers' input, on every CPU runtime:
    eager fp32, eager fp32/bf16 channels-last, torch.compile fp32/bf16 (Inductor with freezing; first key
    model only unless --compile-all: compiling takes about a minute per model and precision on 2 cores),
-   ONNX Runtime fp32, OpenVINO f32 and bf16;
+   ONNX Runtime fp32, OpenVINO f32, bf16 and INT8 (NNCF, calibrated on --calibration images);
 2. the whole zoo at a smaller size (default 512x1024) on eager fp32, ONNX Runtime fp32, OpenVINO f32/bf16.
 
 Each model is exported once (static shape, BatchNorm folded) and every runtime is compared with eager fp32
@@ -45,8 +45,11 @@ KEY_BACKENDS = [  # (label, backend, precision, options)
     ("onnxruntime fp32", "onnxruntime", "fp32", {}),
     ("openvino f32", "openvino", "fp32", {}),
     ("openvino bf16", "openvino", "bf16", {}),
+    ("openvino int8", "openvino", "int8", {}),
 ]
 ZOO_BACKENDS = [KEY_BACKENDS[0], KEY_BACKENDS[5], KEY_BACKENDS[6], KEY_BACKENDS[7]]
+DEFAULT_CALIBRATION = Path(os.environ.get("ALIGNSEG_SHARED", Path(__file__).resolve().parents[2] / "shared")) / \
+    "data" / "camvid" / "images" / "train"
 
 
 def load_average() -> str:
@@ -54,7 +57,7 @@ def load_average() -> str:
 
 
 def run_model(name: str, size: tuple[int, int], backends, *, runs: int, warmup: int, weights: str | None,
-              log) -> list[dict]:
+              log, calibration=None, image=None) -> list[dict]:
     """Benchmark one model on ``backends`` (eager fp32 first: it gives the reference logits)."""
     model = load_model(name, weights=weights, random_init=weights is None)
     counts = complexity(model, size)
@@ -71,7 +74,8 @@ def run_model(name: str, size: tuple[int, int], backends, *, runs: int, warmup: 
                 record, logits = benchmark(
                     model, name=name, size=size, backend=backend, precision=precision, runs=runs, warmup=warmup,
                     options=options, reference=reference, exported=exported, counts=counts, weights=weights,
-                    return_logits=True,
+                    return_logits=True, calibration=calibration if precision == "int8" else None,
+                    image=None if image is None else image[1], image_label=None if image is None else image[0],
                 )
             except Exception as exc:  # one runtime failing must not lose the rest of the table
                 log(f"  {label:26s} FAILED: {type(exc).__name__}: {str(exc)[:300]}")
@@ -123,6 +127,9 @@ def main(argv=None) -> int:
     parser.add_argument("--compile-all", action="store_true", help="torch.compile every key model, not the first")
     parser.add_argument("--weights", action="append", default=[], metavar="NAME=PATH", help="trained checkpoints")
     parser.add_argument("--out", default="benchmarks/results/cpu.json")
+    parser.add_argument("--calibration", type=Path, default=DEFAULT_CALIBRATION,
+                        help="images for the INT8 row (default: CamVid train images in ../shared); absent: no INT8")
+    parser.add_argument("--calibration-count", type=int, default=32)
     parser.add_argument("--quick", action="store_true", help="smoke run: 128x256 / 64x128, 1 run, 2 models")
     args = parser.parse_args(argv)
     if args.quick:
@@ -141,11 +148,26 @@ def main(argv=None) -> int:
         f"{os.cpu_count()} CPUs, {cpu}; load average at start {load_average()}")
     started = time.perf_counter()
     key_records: list[dict] = []
+    calibration = key_image = None
+    if args.calibration.is_dir():
+        from alignseg.deploy.quantize import calibration_batches, image_batch, list_images
+
+        calibration = calibration_batches(args.calibration, tuple(args.key_size), args.calibration_count)
+        log(f"INT8 rows calibrated on {len(calibration)} images of {args.calibration}")
+        others = sorted(set(list_images(args.calibration.parent)) - set(list_images(args.calibration)))
+        if others:  # the key models run on a real image the INT8 model was not calibrated on
+            path = others[0]
+            key_image = (f"{path.name} resized to {args.key_size[0]}x{args.key_size[1]}",
+                         torch.from_numpy(image_batch(path, tuple(args.key_size))))
+            log(f"key models run on {key_image[0]}")
+    else:
+        log(f"no calibration folder {args.calibration}: INT8 rows skipped")
     for index, name in enumerate(args.key_models):
-        backends = [b for b in KEY_BACKENDS if b[1] != "compile" or index == 0 or args.compile_all]
+        backends = [b for b in KEY_BACKENDS if (b[1] != "compile" or index == 0 or args.compile_all)
+                    and (b[2] != "int8" or calibration is not None)]
         log(f"{name} at {args.key_size[0]}x{args.key_size[1]} ({args.key_runs} runs after {args.warmup} warm-up)")
         key_records += run_model(name, tuple(args.key_size), backends, runs=args.key_runs, warmup=args.warmup,
-                                 weights=weights.get(name), log=log)
+                                 weights=weights.get(name), log=log, calibration=calibration, image=key_image)
         write_json(key_records, out)
     zoo_records: list[dict] = []
     for name in alignseg.list_models(args.pattern) if args.pattern else []:

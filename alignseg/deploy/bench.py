@@ -29,7 +29,7 @@ a list of them::
     fps              float
     setup_s          float, seconds to build the runner (export, compile) before the first call
     first_call_ms    float, the first (untimed) forward: graph compilation, autotuning
-    parity           null for eager fp32, else {reference, max_abs_diff, argmax_agreement}
+    parity           null for eager fp32, else {reference, input, max_abs_diff, argmax_agreement}
     environment      {torch, python, platform, cpu, cpu_count, threads, cpu_flags, load_average, ...}
     timestamp        str, ISO 8601 UTC
 """
@@ -232,6 +232,8 @@ def benchmark(
     return_logits: bool = False,
     seed: int = 0,
     calibration: Sequence[np.ndarray] | None = None,
+    image: Tensor | None = None,
+    image_label: str | None = None,
 ) -> dict | tuple[dict, Tensor]:
     """Benchmark ``model`` on one runtime and return the JSON record (see the module docstring).
 
@@ -241,7 +243,9 @@ def benchmark(
     is made in a temporary folder). ``counts`` reuses ``complexity()``'s result; ``return_logits`` also
     returns the logits of the first forward (the input is ``torch.randn`` seeded with ``seed``).
     ``calibration`` (input batches from real images) quantises the export to INT8 for openvino int8; the
-    quantisation time is part of ``setup_s``.
+    quantisation time is part of ``setup_s``. ``image`` (``batch``×3×H×W at ``size``, e.g. a real photograph,
+    described by ``image_label``) replaces the random input: agreement of a quantised or bf16 model means
+    more on the images it is meant for. The input is named in the parity record.
     """
     backend = validate_options(backend, precision, device, compile=compile, cuda_graphs=cuda_graphs)
     if threads:
@@ -258,8 +262,11 @@ def benchmark(
     if calibration is not None:
         runner_options["calibration"] = calibration
         options["calibration_images"] = len(calibration)
-    generator = torch.Generator().manual_seed(seed)
-    image = torch.randn(batch, 3, *size, generator=generator)
+    if image is None:
+        image = torch.randn(batch, 3, *size, generator=torch.Generator().manual_seed(seed))
+        image_label = f"torch.randn, seed {seed}"
+    elif tuple(image.shape) != (batch, 3, *size):
+        raise ValueError(f"the benchmark image is {tuple(image.shape)}, expected {(batch, 3, *size)}")
     counts = counts or complexity(model, size, include_deform=include_deform)
 
     start = time.perf_counter()
@@ -282,7 +289,8 @@ def benchmark(
             with torch.inference_mode():
                 reference = model(image)
         diff, agreement = compare_logits(reference, logits)
-        parity_record = {"reference": "eager fp32 cpu", "max_abs_diff": diff, "argmax_agreement": agreement}
+        parity_record = {"reference": "eager fp32 cpu", "input": image_label or "given image",
+                         "max_abs_diff": diff, "argmax_agreement": agreement}
 
     record = {
         "schema_version": SCHEMA_VERSION,
