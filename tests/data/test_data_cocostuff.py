@@ -1,41 +1,20 @@
 """COCO-Stuff-10K: the release layout with real MATLAB v5 label files and real CamVid JPEGs as images."""
 
-import shutil
-
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import COCO_STUFF_NAMES, coco_stuff_label, make_coco_stuff_release
 from PIL import Image
 from scipy.io import savemat
 
 from alignseg.data import COCO_STUFF_CLASSES, CocoStuff10k, DataError, build_dataset
 
-CAMVID_FRAMES = ("0001TP_006690", "0016E5_01470", "0016E5_08640")
-NAMES = ("COCO_train2014_000000000077", "COCO_train2014_000000000078", "COCO_train2014_000000000079")
-
-
-def _hand_label(height: int, width: int) -> np.ndarray:
-    """Vertical bands of COCO-Stuff ids: unlabeled, person, stop sign, toothbrush, banner, wood."""
-    label = np.zeros((height, width), dtype=np.uint16)
-    for k, coco_id in enumerate((0, 1, 13, 90, 92, 182)):
-        label[:, k * width // 6:] = coco_id
-    return label
-
-
+NAMES = COCO_STUFF_NAMES
 EXPECTED_TRAIN_IDS = (255, 0, 11, 79, 80, 170)
 
 
 @pytest.fixture
 def release_root(tmp_path):
-    camvid = shared_path("data", "camvid")
-    for folder in ("images", "annotations", "imageLists"):
-        (tmp_path / folder).mkdir()
-    for frame, name in zip(CAMVID_FRAMES, NAMES, strict=True):
-        shutil.copy(camvid / "images" / "train" / f"{frame}.jpg", tmp_path / "images" / f"{name}.jpg")
-        savemat(tmp_path / "annotations" / f"{name}.mat", {"S": _hand_label(360, 480), "names": ["unused"]})
-    (tmp_path / "imageLists" / "train.txt").write_text("\n".join(NAMES[:2]) + "\n\n")
-    (tmp_path / "imageLists" / "test.txt").write_text(f"  {NAMES[2]}.jpg  \n")
-    return tmp_path
+    return make_coco_stuff_release(tmp_path)
 
 
 def test_class_table_follows_coco_stuff_ids():
@@ -63,7 +42,7 @@ def test_test_split_and_val_alias_read_the_test_list(release_root):
 
 def test_stuffthingmaps_png_gives_the_same_train_ids(release_root):
     for name in NAMES:
-        png = _hand_label(360, 480).astype(np.int32) - 1
+        png = coco_stuff_label(360, 480).astype(np.int32) - 1
         png[png < 0] = 255
         Image.fromarray(png.astype(np.uint8)).save(release_root / "annotations" / f"{name}.png")
     from_mat = CocoStuff10k(release_root, "train").load(0)[1]
@@ -72,7 +51,7 @@ def test_stuffthingmaps_png_gives_the_same_train_ids(release_root):
 
 
 def test_unused_coco_id_is_an_error_naming_the_file(release_root):
-    bad = _hand_label(360, 480)
+    bad = coco_stuff_label(360, 480)
     bad[0, 0] = 12  # "street sign": one of the 11 ids COCO never annotated
     savemat(release_root / "annotations" / f"{NAMES[0]}.mat", {"S": bad})
     with pytest.raises(DataError, match=rf"{NAMES[0]}\.mat holds values \[12\]"):
@@ -80,7 +59,7 @@ def test_unused_coco_id_is_an_error_naming_the_file(release_root):
 
 
 def test_mat_without_label_matrix_is_an_error(release_root):
-    savemat(release_root / "annotations" / f"{NAMES[0]}.mat", {"labels": _hand_label(4, 4)})
+    savemat(release_root / "annotations" / f"{NAMES[0]}.mat", {"labels": coco_stuff_label(4, 4)})
     with pytest.raises(DataError, match=r"has no variable 'S'"):
         CocoStuff10k(release_root, "train").load(0)
 

@@ -87,7 +87,8 @@ def test_empty_and_missing_folders(tmp_path):
 
 
 def test_unknown_dataset_name_lists_the_valid_ones():
-    with pytest.raises(DataError, match=r"unknown dataset 'pascal'; valid names: camvid, cityscapes, cocostuff10k, folder, shapes"):
+    valid = "camvid, cityscapes, cocostuff10k, folder, shapes"
+    with pytest.raises(DataError, match=rf"unknown dataset 'pascal'; valid names: {valid}"):
         build_dataset("pascal")
     with pytest.raises(DataError, match=r"dataset 'shapes': .*'sizes'.*it takes num_samples=256"):
         build_dataset("shapes", sizes=3)

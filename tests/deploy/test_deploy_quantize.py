@@ -52,7 +52,7 @@ def test_image_batch_is_resized_rgb_normalised_with_imagenet_statistics(tmp_path
 
 
 def test_calibration_folder_errors_name_the_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="calibration folder .*missing"):
+    with pytest.raises(FileNotFoundError, match=r"calibration folder .*missing"):
         list_images(tmp_path / "missing")
     (tmp_path / "notes.txt").write_text("no images here")
     with pytest.raises(ValueError, match=f"no images .* found under '{tmp_path}'"):
@@ -86,7 +86,7 @@ def test_int8_needs_a_quantised_model_and_the_openvino_backend(small_model, tmp_
         build_runner("openvino", plain, precision="int8")
     with pytest.raises(ValueError, match="calibration images are for the openvino backend with precision int8"):
         build_runner("openvino", plain, precision="bf16", calibration=[np.zeros((1, 3, *SIZE), np.float32)])
-    with pytest.raises(ValueError, match="must end in .xml"):
+    with pytest.raises(ValueError, match=r"must end in \.xml"):
         quantize_openvino(plain, [np.zeros((1, 3, *SIZE), np.float32)], tmp_path / "model.onnx")
 
 

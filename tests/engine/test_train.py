@@ -4,6 +4,7 @@ exact resume, eval, demo."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import lightning.pytorch as L
 import pytest
@@ -192,3 +193,23 @@ def test_demo_writes_metrics_and_pictures(tmp_path, capsys):
 
     with Image.open(pictures[0]) as picture:
         assert picture.width > 3 * 64 and picture.height >= 64
+
+
+def test_coco_stuff_recipe_trains_and_records_decoder_options(tmp_path, capsys):
+    """The repository's COCO-Stuff-10K config, shrunk: real .mat labels, 171 classes, a FaPN with an option."""
+    from conftest import make_coco_stuff_release
+
+    from alignseg.cli import main
+
+    root = make_coco_stuff_release(tmp_path / "cocostuff")
+    run = tmp_path / "run"
+    config = Path(__file__).resolve().parents[2] / "configs" / "cocostuff10k" / "fapn_r18_realtime.yaml"
+    assert main(["train", "--config", str(config), f"data.root={root}",
+                 "data.crop_size=[64, 64]", "data.batch_size=2", "data.workers=0", "train.max_steps=2",
+                 "train.accelerator=cpu", "train.threads=1", "train.progress_bar=false", "train.val_every_n_epochs=1",
+                 f"train.output_dir={run}", "model.decoder_options={upsample_mode: bilinear}"]) == 0
+    record = torch.load(run / "model_last.pt", weights_only=True)
+    assert record["num_classes"] == 171 and record["class_names"][170] == "wood"
+    assert record["decoder_options"] == {"upsample_mode": "bilinear"}
+    assert main(["eval", "--weights", str(run / "model_last.pt"), "--config", str(run / "config.yaml")]) == 0
+    assert "mIoU" in capsys.readouterr().out
