@@ -5,11 +5,13 @@ Two parts:
    eager fp32, eager fp32/bf16 channels-last, torch.compile fp32/bf16 (Inductor with freezing; first key
    model only unless --compile-all: compiling takes about a minute per model and precision on 2 cores),
    ONNX Runtime fp32, OpenVINO f32, bf16 and INT8 (NNCF, calibrated on --calibration images);
-2. the whole zoo at a smaller size (default 512x1024) on eager fp32, ONNX Runtime fp32, OpenVINO f32/bf16.
+2. the whole zoo at a smaller size (default 512x1024) on eager fp32, ONNX Runtime fp32, OpenVINO f32/bf16/INT8.
 
 Each model is exported once (static shape, BatchNorm folded) and every runtime is compared with eager fp32
-on the same seeded image (max |diff|, argmax agreement). Fresh weights unless --weights NAME=PATH is given;
-argmax agreement of an untrained network is a weak test (its logits are near ties), see RESULTS.md.
+on the same image (max |diff|, argmax agreement): a real image beside the --calibration folder (CamVid val
+or test) when there is one, else a seeded torch.randn. Fresh weights unless --weights NAME=PATH is given;
+argmax agreement of an untrained network is a weak test (its logits are near ties), see RESULTS.md; for a
+trained model's accuracy see cpu_accuracy.py.
 
     python benchmarks/bench_cpu.py                          # ~15-20 min on 2 cores
     python benchmarks/bench_cpu.py --quick                  # smoke run: tiny sizes, 1 run
@@ -47,7 +49,7 @@ KEY_BACKENDS = [  # (label, backend, precision, options)
     ("openvino bf16", "openvino", "bf16", {}),
     ("openvino int8", "openvino", "int8", {}),
 ]
-ZOO_BACKENDS = [KEY_BACKENDS[0], KEY_BACKENDS[5], KEY_BACKENDS[6], KEY_BACKENDS[7]]
+ZOO_BACKENDS = [KEY_BACKENDS[0], KEY_BACKENDS[5], KEY_BACKENDS[6], KEY_BACKENDS[7], KEY_BACKENDS[8]]
 DEFAULT_CALIBRATION = Path(os.environ.get("ALIGNSEG_SHARED", Path(__file__).resolve().parents[2] / "shared")) / \
     "data" / "camvid" / "images" / "train"
 
@@ -90,6 +92,21 @@ def run_model(name: str, size: tuple[int, int], backends, *, runs: int, warmup: 
                 f"  p90 {record['latency_ms']['p90']:9.1f}  agreement {100 * parity['argmax_agreement']:8.4f}%  "
                 f"max|diff| {parity['max_abs_diff']:.2e}  ({time.perf_counter() - start:.0f} s, load {load_average()})")
     return records
+
+
+def real_inputs(folder: Path, size: tuple[int, int], count: int, log):
+    """INT8 calibration batches from ``folder`` and one real image of the folder's parent it does not hold
+    (e.g. CamVid val/test beside train/), both at ``size``; the image is what every runtime is compared on."""
+    from alignseg.deploy.quantize import calibration_batches, image_batch, list_images
+
+    calibration = calibration_batches(folder, size, count)
+    log(f"INT8 rows at {size[0]}x{size[1]} calibrated on {len(calibration)} images of {folder}")
+    others = sorted(set(list_images(folder.parent)) - set(list_images(folder)))
+    if not others:
+        return calibration, None
+    image = (f"{others[0].name} resized to {size[0]}x{size[1]}", torch.from_numpy(image_batch(others[0], size)))
+    log(f"models at {size[0]}x{size[1]} run on {image[0]}")
+    return calibration, image
 
 
 def markdown(records: list[dict], title: str) -> str:
@@ -148,20 +165,14 @@ def main(argv=None) -> int:
         f"{os.cpu_count()} CPUs, {cpu}; load average at start {load_average()}")
     started = time.perf_counter()
     key_records: list[dict] = []
-    calibration = key_image = None
+    key_inputs = zoo_inputs = (None, None)
     if args.calibration.is_dir():
-        from alignseg.deploy.quantize import calibration_batches, image_batch, list_images
-
-        calibration = calibration_batches(args.calibration, tuple(args.key_size), args.calibration_count)
-        log(f"INT8 rows calibrated on {len(calibration)} images of {args.calibration}")
-        others = sorted(set(list_images(args.calibration.parent)) - set(list_images(args.calibration)))
-        if others:  # the key models run on a real image the INT8 model was not calibrated on
-            path = others[0]
-            key_image = (f"{path.name} resized to {args.key_size[0]}x{args.key_size[1]}",
-                         torch.from_numpy(image_batch(path, tuple(args.key_size))))
-            log(f"key models run on {key_image[0]}")
+        key_inputs = real_inputs(args.calibration, tuple(args.key_size), args.calibration_count, log)
+        if args.pattern:
+            zoo_inputs = real_inputs(args.calibration, tuple(args.zoo_size), args.calibration_count, log)
     else:
-        log(f"no calibration folder {args.calibration}: INT8 rows skipped")
+        log(f"no calibration folder {args.calibration}: INT8 rows skipped, runtimes compared on torch.randn")
+    calibration, key_image = key_inputs
     for index, name in enumerate(args.key_models):
         backends = [b for b in KEY_BACKENDS if (b[1] != "compile" or index == 0 or args.compile_all)
                     and (b[2] != "int8" or calibration is not None)]
@@ -172,8 +183,9 @@ def main(argv=None) -> int:
     zoo_records: list[dict] = []
     for name in alignseg.list_models(args.pattern) if args.pattern else []:
         log(f"{name} at {args.zoo_size[0]}x{args.zoo_size[1]} ({args.zoo_runs} runs after {args.warmup} warm-up)")
-        zoo_records += run_model(name, tuple(args.zoo_size), ZOO_BACKENDS, runs=args.zoo_runs, warmup=args.warmup,
-                                 weights=weights.get(name), log=log)
+        backends = [b for b in ZOO_BACKENDS if b[2] != "int8" or zoo_inputs[0] is not None]
+        zoo_records += run_model(name, tuple(args.zoo_size), backends, runs=args.zoo_runs, warmup=args.warmup,
+                                 weights=weights.get(name), log=log, calibration=zoo_inputs[0], image=zoo_inputs[1])
         write_json(key_records + zoo_records, out)
     log(f"done in {(time.perf_counter() - started) / 60:.1f} min; load average at the end {load_average()}")
     tables = markdown(key_records, f"Key models at {args.key_size[0]}x{args.key_size[1]}")
