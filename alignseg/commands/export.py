@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _int8_images(args: argparse.Namespace, size: tuple[int, int]):
-    """Calibration batches spread over ``--calibration`` and two other images of it for the parity check."""
+    """Calibration batches spread over ``--calibration`` and ``--check-count`` other images for the check."""
     from ..deploy.quantize import image_batch, list_images, spread
 
     if args.format != "openvino":
@@ -68,7 +68,7 @@ def _int8_images(args: argparse.Namespace, size: tuple[int, int]):
                          f"needs images it was not calibrated on (lower --calibration-count)")
     print(f"INT8: calibrating on {len(chosen)} of {len(paths)} images in {args.calibration}")
     calibration = [image_batch(path, size) for path in chosen]
-    return calibration, [image_batch(path, size) for path in spread(others, 2)] if others else []
+    return calibration, [image_batch(path, size) for path in spread(others, args.check_count)] if others else []
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -112,7 +112,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     int8 = export.add_argument_group("INT8 (OpenVINO + NNCF post-training quantisation; extra alignseg[int8])")
     int8.add_argument("--int8", action="store_true",
                       help="quantise the OpenVINO IR to INT8, calibrated on --calibration images at --size; parity "
-                           "is then checked on two other images of that folder, by argmax agreement")
+                           "is then checked on --check-count other images of that folder, by mean argmax agreement")
     int8.add_argument("--calibration", default=None, metavar="DIR", help="folder of images of the target domain")
     int8.add_argument("--calibration-count", type=int, default=32, help="images used for calibration (default 32)")
+    int8.add_argument("--check-count", type=int, default=8,
+                      help="other images of the folder the INT8 model is checked on; their mean argmax agreement "
+                           "must reach --min-agreement (default 8)")
     export.set_defaults(func=run)

@@ -94,11 +94,13 @@ def test_export_int8_cli_writes_a_checked_quantised_ir(camvid, tmp_path, capsys)
     pytest.importorskip("nncf")
     out = tmp_path / "df1_int8.xml"
     code = main(["export", "sfnet_df1", "--random-init", "--format", "openvino", "--int8", "--calibration",
-                 str(camvid / "val"), "--calibration-count", "6", "--size", *map(str, SIZE), "--min-agreement", "0",
+                 str(camvid / "val"), "--calibration-count", "6", "--check-count", "3", "--size", *map(str, SIZE),
+                 "--min-agreement", "0",
                  "-o", str(out)])
     printed = capsys.readouterr().out
     assert code == 0 and out.exists() and out.with_suffix(".bin").exists()
     assert "INT8: calibrating on 6 of 101 images" in printed and "max |diff| reported only" in printed
+    assert printed.count("64x128  ") == 3 and "mean argmax agreement over 3 images" in printed
     import openvino as ov
 
     assert is_quantized(ov.Core().read_model(str(out)))
@@ -112,3 +114,15 @@ def test_export_int8_argument_errors(camvid, tmp_path, capsys):
     assert "--int8 needs --calibration DIR" in capsys.readouterr().err
     assert main(["bench", "sfnet_df1", "--backend", "openvino", "--precision", "int8", "--size", "64", "128"]) != 0
     assert "--precision int8 needs --calibration DIR" in capsys.readouterr().err
+
+
+def test_int8_export_is_judged_on_the_mean_agreement_and_fails_without_a_file(camvid, tmp_path, capsys):
+    pytest.importorskip("nncf")
+    out = tmp_path / "df1_int8.xml"
+    code = main(["export", "sfnet_df1", "--random-init", "--format", "openvino", "--int8", "--calibration",
+                 str(camvid / "val"), "--calibration-count", "4", "--check-count", "2", "--size", *map(str, SIZE),
+                 "-o", str(out)])  # untrained weights: near-tie logits, far below the default 99.5%
+    captured = capsys.readouterr()
+    assert code == 1 and not out.exists() and not out.with_suffix(".bin").exists()
+    assert "mean argmax agreement over 2 images" in captured.out and "FAILED" in captured.out
+    assert "the INT8 export agrees with PyTorch on" in captured.err and "below 99.5%" in captured.err
