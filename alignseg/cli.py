@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .commands import bench, convert, demo, evaluate, export, models, predict, train
+from .deploy.extras import MissingExtraError
 
 # Each module adds its subcommands; the order here is the order of `alignseg --help`.
 COMMAND_MODULES = (models, demo, train, evaluate, predict, convert, export, bench)
@@ -27,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, KeyError, FileNotFoundError) as exc:
+    except (ValueError, KeyError, FileNotFoundError, MissingExtraError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"alignseg {args.command}: error: {message}", file=sys.stderr)
         return 2

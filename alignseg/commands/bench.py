@@ -6,21 +6,16 @@ import argparse
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except ImportError as exc:  # a missing optional runtime: one line naming the extra to install
-        raise ValueError(str(exc)) from exc
-
-
-def _run(args: argparse.Namespace) -> int:
     from ..deploy.bench import benchmark, format_record, validate_options, write_json
     from ..deploy.loading import load_model
+    from ..deploy.quantize import calibration_for
 
     device = args.device
     # refuse impossible combinations before a model is built
     validate_options(args.backend, args.precision, device, compile=args.compile, cuda_graphs=args.cuda_graphs)
     if args.runs < 1 or args.warmup < 0:
         raise ValueError(f"need --runs >= 1 and --warmup >= 0 (got {args.runs} and {args.warmup})")
+    calibration = calibration_for(args.precision, args.calibration, tuple(args.size), args.calibration_count)
     model = load_model(args.name, weights=args.weights, num_classes=args.num_classes,
                        random_init=args.weights is None)
     options = {}
@@ -32,16 +27,6 @@ def _run(args: argparse.Namespace) -> int:
         options["mode"] = args.mode
     if args.optimization:
         options["optimization"] = args.optimization
-    calibration = None
-    if args.precision == "int8":
-        from ..deploy.quantize import calibration_batches
-
-        if args.calibration is None:
-            raise ValueError("--precision int8 needs --calibration DIR: images of the target domain to set the "
-                             "INT8 ranges from")
-        calibration = calibration_batches(args.calibration, tuple(args.size), args.calibration_count)
-    elif args.calibration is not None:
-        raise ValueError("--calibration is for --precision int8")
     record = benchmark(
         model, name=args.name, size=tuple(args.size), backend=args.backend, precision=args.precision, device=device,
         runs=args.runs, warmup=args.warmup, batch=args.batch, threads=args.threads, compile=args.compile,

@@ -8,13 +8,6 @@ import time
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except ImportError as exc:  # a missing optional runtime: one line naming the extra to install
-        raise ValueError(str(exc)) from exc
-
-
-def _run(args: argparse.Namespace) -> int:
     from ..deploy.export import ParityError, export_model
     from ..deploy.loading import load_model, num_classes_of
 

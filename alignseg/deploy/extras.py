@@ -6,8 +6,12 @@ import importlib
 from types import ModuleType
 
 
+class MissingExtraError(ImportError):
+    """An optional package is not installed; the message names the alignseg extra that installs it."""
+
+
 def require(module: str, extra: str = "deploy") -> ModuleType:
-    """Import ``module`` or raise an ``ImportError`` that names the alignseg extra which installs it.
+    """Import ``module`` or raise a ``MissingExtraError`` that names the alignseg extra which installs it.
 
     The deployment runtimes (onnx, onnxruntime, openvino) are optional; nothing in alignseg imports them
     at import time, so the library works without them until a user asks for an export or a runtime.
@@ -16,4 +20,4 @@ def require(module: str, extra: str = "deploy") -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         package = module.split(".")[0]
-        raise ImportError(f"{package} is not installed: pip install 'alignseg[{extra}]'") from exc
+        raise MissingExtraError(f"{package} is not installed: pip install 'alignseg[{extra}]'") from exc

@@ -42,12 +42,13 @@ def load_model(
         if calibrate:
             calibrate_batchnorm(model, seed=seed)
         return model.eval()
-    meta = read_checkpoint(weights).metadata
+    checkpoint = read_checkpoint(weights)
+    meta = checkpoint.metadata
     stored = meta.get("model")
     if stored is not None and stored != name:
         raise ValueError(f"{os.fspath(weights)!r} holds weights of {stored!r}, not {name!r}")
     classes = num_classes if num_classes is not None else int(meta.get("num_classes", 19))
-    return create_model(name, num_classes=classes, pretrained=weights).eval()
+    return create_model(name, num_classes=classes, pretrained=checkpoint).eval()
 
 
 @torch.no_grad()

@@ -68,6 +68,22 @@ def calibration_batches(folder: str | os.PathLike, size: tuple[int, int],
     return [image_batch(path, size) for path in spread(list_images(folder), count)]
 
 
+def calibration_for(precision: str, folder: str | os.PathLike | None, size: tuple[int, int],
+                    count: int = DEFAULT_CALIBRATION_IMAGES) -> list[np.ndarray] | None:
+    """The calibration batches a runner of ``precision`` needs: from ``folder`` for int8, else none.
+
+    int8 without a folder, or a folder without int8, is an error (it would be silently ignored otherwise).
+    """
+    if precision != "int8":
+        if folder is not None:
+            raise ValueError("--calibration is for --precision int8")
+        return None
+    if folder is None:
+        raise ValueError("--precision int8 needs --calibration DIR: images of the target domain (e.g. the "
+                         "training images) to set the INT8 ranges from")
+    return calibration_batches(folder, size, count)
+
+
 def is_quantized(model) -> bool:
     """Whether an OpenVINO model holds FakeQuantize nodes (was quantised by NNCF or a similar tool)."""
     return any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())

@@ -24,6 +24,7 @@ from ..fileio import atomic_torch_save
 
 __all__ = ["export_weights", "load_trained_model"]
 
+
 def export_weights(
     path: str | os.PathLike,
     model: nn.Module,
@@ -63,7 +64,8 @@ def load_trained_model(
     from ..models.weights import read_checkpoint
 
     source = os.fspath(path)
-    record = read_checkpoint(source).metadata
+    checkpoint = read_checkpoint(source)
+    record = checkpoint.metadata
     stored_name, stored_classes = record.get("model"), record.get("num_classes")
     if model_name is not None and stored_name is not None and model_name != stored_name:
         raise ValueError(f"{source} holds a {stored_name} model, not {model_name}")
@@ -73,5 +75,5 @@ def load_trained_model(
     classes = stored_classes or num_classes
     if name is None:
         raise ValueError(f"{source} does not say which model it holds: give the model name")
-    model = create_model(name, num_classes=classes or 19, pretrained=source)  # converts released files
+    model = create_model(name, num_classes=classes or 19, pretrained=checkpoint)  # converts released files
     return model.eval(), record

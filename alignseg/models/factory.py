@@ -9,7 +9,7 @@ from typing import Any
 
 from .convert import CONVERTERS
 from .segmentor import Segmentor
-from .weights import load_strict, read_checkpoint
+from .weights import Checkpoint, load_strict, read_checkpoint
 from .zoo import build_model, get_entry
 
 logger = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ def create_model(
     name: str,
     *,
     num_classes: int = 19,
-    pretrained: str | os.PathLike | None = None,
+    pretrained: str | os.PathLike | Checkpoint | None = None,
     backbone_pretrained: str | os.PathLike | None = None,
     aux_heads: bool | None = None,
     decoder_options: Mapping[str, Any] | None = None,
@@ -28,15 +28,16 @@ def create_model(
     """Build the zoo model ``name``; optionally load weights from local files (nothing is downloaded).
 
     ``pretrained`` is a whole-model checkpoint: an alignseg one, or a released checkpoint of the model's
-    original code base, converted on the fly (the tensors it leaves out are logged, never silently).
+    original code base, converted on the fly (the tensors it leaves out are logged, never silently); a
+    ``Checkpoint`` already read with ``read_checkpoint`` is used as it is (the file is not read again).
     ``backbone_pretrained`` is an ImageNet trunk (official or torchvision key names). ``aux_heads``
     adds deep-supervision heads; ``None`` follows the released recipe, or the checkpoint when one is given.
     ``decoder_options`` override the zoo entry's decoder arguments; ``None`` takes those an alignseg
     checkpoint recorded (a model trained with ``{"norm": "GN"}`` is rebuilt with it).
     """
     entry = get_entry(name)
-    source = None if pretrained is None else os.fspath(pretrained)
-    checkpoint = None if source is None else read_checkpoint(source)
+    checkpoint = pretrained if pretrained is None or isinstance(pretrained, Checkpoint) else read_checkpoint(pretrained)
+    source = None if checkpoint is None else checkpoint.source
     state_dict = None if checkpoint is None else checkpoint.state_dict
     own_format = state_dict is not None and all(key.startswith(_OWN_PREFIXES) for key in state_dict)
     if own_format and aux_heads is None:

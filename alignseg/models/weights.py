@@ -19,10 +19,14 @@ class WeightsError(ValueError):
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A checkpoint file's flat state dict and its plain top-level entries (model name, classes, ...)."""
+    """A checkpoint file's flat state dict, the entries beside it (model name, classes, ...) and its path.
+
+    Read a file once and hand this on (``create_model(pretrained=checkpoint)``) instead of the path.
+    """
 
     state_dict: dict[str, torch.Tensor]
     metadata: dict[str, Any]
+    source: str
 
 
 def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
@@ -52,7 +56,7 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
         obj = obj if wrapper is None else obj[wrapper]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise WeightsError(f"{path!r} does not hold a state dict (a mapping of names to tensors)")
-    return Checkpoint(strip_prefix(dict(obj), "module."), metadata)
+    return Checkpoint(strip_prefix(dict(obj), "module."), metadata, path)
 
 
 def _holds_tensors(value: Any) -> bool:

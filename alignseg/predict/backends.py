@@ -106,14 +106,9 @@ def create_backend(
         return TorchBackend(model, num_classes, device)
     if resolve_device(device).type != "cpu":
         raise ValueError(f"the {name} backend runs on the CPU here: use --device cpu")
+    from ..deploy.quantize import calibration_for
     from ..deploy.runtimes import build_runner
 
-    options = {}
-    if precision == "int8":
-        from ..deploy.quantize import calibration_batches
-
-        if calibration is None:
-            raise ValueError("--precision int8 needs --calibration DIR (images of the target domain)")
-        options["calibration"] = calibration_batches(calibration, _EXPORT_SIZE)
-    runner = build_runner(name, model.eval(), precision=precision, export={"size": _EXPORT_SIZE}, **options)
+    runner = build_runner(name, model.eval(), precision=precision, export={"size": _EXPORT_SIZE},
+                          calibration=calibration_for(precision, calibration, _EXPORT_SIZE))
     return RunnerBackend(runner, num_classes)

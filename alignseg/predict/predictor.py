@@ -29,7 +29,7 @@ from ..data import (
 )
 from ..evaluation import multi_scale_inference
 from ..models.ops.flow_warp import flow_to_pixels
-from ..models.weights import WeightsError, read_checkpoint
+from ..models.weights import Checkpoint, WeightsError, read_checkpoint
 from .backends import Backend, check_backend, create_backend, resolve_device
 
 __all__ = [
@@ -66,7 +66,12 @@ class CheckpointInfo:
 
 def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     """Read the metadata of a checkpoint written by the training engine or ``alignseg convert``."""
-    meta = read_checkpoint(path).metadata
+    return checkpoint_info(read_checkpoint(path))
+
+
+def checkpoint_info(checkpoint: Checkpoint) -> CheckpointInfo:
+    """The metadata of a checkpoint already read, with the types checked."""
+    meta, path = checkpoint.metadata, checkpoint.source
     model, num_classes = meta.get("model"), meta.get("num_classes")
     names, palette = meta.get("class_names"), meta.get("palette")
     return CheckpointInfo(
@@ -190,7 +195,8 @@ class Predictor:
         """
         from ..models.factory import create_model
 
-        info = read_checkpoint_info(weights)
+        checkpoint = read_checkpoint(weights)
+        info = checkpoint_info(checkpoint)
         name = model or info.model
         if name is None:
             raise WeightsError(f"weights file {info.path} does not name its model: pass --model NAME")
@@ -199,7 +205,7 @@ class Predictor:
             raise WeightsError(f"weights file {info.path} does not give its number of classes: pass --num-classes K")
         check_backend(backend)  # fail before building the model
         resolve_device(device)
-        network = create_model(name, num_classes=classes, pretrained=info.path)
+        network = create_model(name, num_classes=classes, pretrained=checkpoint)
         names, palette = resolve_classes(classes, class_names=info.class_names, palette=info.palette, dataset=dataset)
         return cls(
             create_backend(backend, network, classes, device, precision, calibration),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from alignseg.cli import main
@@ -42,3 +44,10 @@ def test_export_needs_weights_or_random_init(tmp_path, capsys):
     assert main(["export", "sfnet_lite_r18", "--weights", str(tmp_path / "missing.pt"),
                  "--output", str(tmp_path / "x.onnx")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_missing_extra_is_one_line_naming_it_for_every_command(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # an import of it now fails
+    assert main(["bench", "sfnet_df1", "--backend", "openvino", "--size", "64", "128", "--runs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err == "alignseg bench: error: openvino is not installed: pip install 'alignseg[deploy]'\n"

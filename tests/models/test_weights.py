@@ -41,3 +41,18 @@ def test_a_file_without_tensors_is_an_error_naming_it(tmp_path):
     torch.save({"model": "sfnet_r18"}, path)
     with pytest.raises(WeightsError, match=r"notes\.pt' does not hold a state dict"):
         read_checkpoint(path)
+
+
+def test_create_model_takes_a_checkpoint_already_read(tmp_path, monkeypatch):
+    import alignseg
+    from alignseg.models import factory
+
+    path = tmp_path / "df1.pt"
+    torch.save({"model": "sfnet_df1", "num_classes": 4,
+                "state_dict": alignseg.create_model("sfnet_df1", num_classes=4).state_dict()}, path)
+    checkpoint = read_checkpoint(path)
+    assert checkpoint.source == str(path)
+    monkeypatch.setattr(factory, "read_checkpoint", None)  # the file must not be read a second time
+    model = alignseg.create_model("sfnet_df1", num_classes=4, pretrained=checkpoint)
+    for key, value in checkpoint.state_dict.items():
+        assert torch.equal(model.state_dict()[key], value), key
