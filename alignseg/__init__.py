@@ -5,17 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "create_model", "list_models"]
+__all__ = ["Predictor", "__version__", "create_model", "list_models", "load_model", "save_pretrained"]
+
+_LAZY = {
+    "create_model": "models.factory",
+    "load_model": "models.factory",
+    "list_models": "models.zoo",
+    "save_pretrained": "models.pretrained",
+    "Predictor": "predict.predictor",
+}
 
 
 def __getattr__(name: str) -> Any:
     # Imported on first use, so that `import alignseg.data` does not build the model zoo.
-    if name == "create_model":
-        from .models.factory import create_model
+    if name in _LAZY:
+        import importlib
 
-        return create_model
-    if name == "list_models":
-        from .models.zoo import list_models
-
-        return list_models
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'alignseg' has no attribute {name!r}")

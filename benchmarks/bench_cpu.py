@@ -35,8 +35,9 @@ import torch
 
 import alignseg
 from alignseg.deploy.bench import benchmark, complexity, write_json
-from alignseg.deploy.export import export_onnx, prepare_for_export
-from alignseg.deploy.loading import load_model
+from alignseg.deploy.loading import random_model
+from alignseg.deploy.onnx_graph import export_onnx, prepare_for_export
+from alignseg.models.factory import load_model
 
 KEY_BACKENDS = [  # (label, backend, precision, options)
     ("eager fp32", "eager", "fp32", {}),
@@ -61,7 +62,7 @@ def load_average() -> str:
 def run_model(name: str, size: tuple[int, int], backends, *, runs: int, warmup: int, weights: str | None,
               log, calibration=None, image=None) -> list[dict]:
     """Benchmark one model on ``backends`` (eager fp32 first: it gives the reference logits)."""
-    model = load_model(name, weights=weights, random_init=weights is None)
+    model = load_model(weights, model=name)[0] if weights else random_model(name)
     counts = complexity(model, size)
     records = []
     reference = None

@@ -151,8 +151,10 @@ def markdown(record: dict) -> str:
         for c in classes:
             lines.append(f"| {c} | " + " | ".join(percent(r["iou"].get(c)) for r in results) + " |")
         lines.append("| **mIoU** | " + " | ".join(f"**{percent(r['final_miou'])}**" for r in results) + " |")
-    lines += ["", "Per model, `train.output_dir` holds the checkpoints, `model_best.pt` and the CSV/TensorBoard logs;",
-              "re-evaluate with `alignseg eval --weights <run>/model_best.pt --dataset camvid --root <camvid>`.", ""]
+    lines += ["", "Per model, `train.output_dir` holds the checkpoints, `model_best.safetensors` and the CSV/"
+              "TensorBoard "
+              "logs; re-evaluate with `alignseg eval --weights <run>/model_best.safetensors --dataset camvid "
+              "--root <camvid>`.", ""]
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ round-robin (each input through every runtime in turn, so the machine's drift hi
 calibrated on images (or mosaics) of the train split at each size; it is never evaluated on them.
 Exported graphs are static at each size (BatchNorm folded).
 
-    python benchmarks/cpu_accuracy.py --weights runs/trained/sfnet_r18/model_best.pt
+    python benchmarks/cpu_accuracy.py --weights runs/trained/sfnet_r18/model_best.safetensors
     python benchmarks/cpu_accuracy.py --weights W --limit 20 --big-images 2      # a quicker look
 
 Writes benchmarks/results/cpu_accuracy.json and .md.
@@ -130,12 +130,10 @@ def main(argv=None) -> int:
         print(f"CamVid not found at {args.root}: skipped (set ALIGNSEG_SHARED or --root)")
         return 0
     from alignseg.data import CamVid
-    from alignseg.deploy.loading import load_model
     from alignseg.deploy.quantize import rgb_batch, spread
-    from alignseg.models.weights import read_checkpoint
+    from alignseg.models.factory import load_model
 
-    meta = read_checkpoint(args.weights).metadata
-    model = load_model(meta["model"], weights=args.weights)
+    model, record = load_model(args.weights)
     dataset, train = CamVid(args.root, args.split), CamVid(args.root, "train")
     indices = range(len(dataset) if args.limit is None else min(args.limit, len(dataset)))
     samples = [dataset.load(i) for i in indices]
@@ -146,9 +144,9 @@ def main(argv=None) -> int:
         print(line, flush=True)
         lines.append(line)
 
-    log(f"{meta['model']} from {args.weights} (val mIoU {meta.get('val_miou')}); CamVid {args.split}: "
+    log(f"{record.model} from {args.weights} (val mIoU {(record.metrics or {}).get('val_miou')}); CamVid {args.split}: "
         f"{len(samples)} images; torch {torch.__version__}, {torch.get_num_threads()} threads")
-    report = {"model": meta["model"], "weights": str(args.weights), "split": args.split, "parts": []}
+    report = {"model": record.model, "weights": str(args.weights), "split": args.split, "parts": []}
     height, width = samples[0][0].shape[:2]
     small = (round(height * args.scale), round(width * args.scale))
     big = tuple(args.big_size)

@@ -2,7 +2,7 @@
 """Check distributed training and evaluation on CPU: 2 processes (DDP, gloo) against 1 process.
 
 1. ``train-ddp``: 2-process DDP training of a small SFNet-Lite on generated shapes for a few steps; both ranks
-   must end with identical weights (DDP keeps replicas in sync) and rank 0 exports ``model_last.pt``.
+   must end with identical weights (DDP keeps replicas in sync) and rank 0 writes ``model_last.safetensors``.
    The same run killed before step 2 (mid-epoch) and resumed with ``resume="auto"`` must end with the
    same weights as the uninterrupted one.
 2. ``validate-1`` / ``validate-2``: Lightning validation of those weights with 1 and 2 processes; the
@@ -82,14 +82,14 @@ def phase_validate(work: Path, devices: int) -> None:
     import torch
 
     from alignseg.engine import load_config
-    from alignseg.engine.export import read_weights
     from alignseg.engine.module import SegmentationDataModule, SegmentationModule
+    from alignseg.models.checkpoint import read_state_dict
 
     config = load_config(None, overrides(work, devices))
     torch.set_num_threads(config.train.threads)
     datamodule = SegmentationDataModule(config).build()
     module = SegmentationModule(config, class_names=datamodule.val_set.class_names, palette=datamodule.val_set.palette)
-    module.model.load_state_dict(read_weights(work / "train" / "model_last.pt")["state_dict"])
+    module.model.load_state_dict(read_state_dict(work / "train" / "model_last.safetensors"))
     trainer = L.Trainer(accelerator="cpu", devices=devices, strategy="ddp" if devices > 1 else "auto", logger=False,
                         enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False)
     trainer.validate(module, datamodule=datamodule, verbose=False)
@@ -100,12 +100,13 @@ def phase_validate(work: Path, devices: int) -> None:
 
 
 def plain_matrix(work: Path) -> list[list[int]]:
-    from alignseg.engine import load_config, load_trained_model
+    from alignseg.engine import load_config
     from alignseg.engine.data import build_split, build_val_loader
     from alignseg.engine.evaluator import evaluate
+    from alignseg.models.factory import load_model
 
     config = load_config(None, overrides(work, 1))
-    model, _ = load_trained_model(work / "train" / "model_last.pt")
+    model, _ = load_model(work / "train" / "model_last.safetensors")
     dataset = build_split(config.data, "val")
     return evaluate(model, build_val_loader(dataset, 0), dataset.num_classes, config.eval).matrix.tolist()
 

@@ -10,15 +10,14 @@ from PIL import Image
 import alignseg
 from alignseg.cli import main
 from alignseg.data import CAMVID_CLASSES, CAMVID_PALETTE, CITYSCAPES_PALETTE, DataError, default_palette, read_image
+from alignseg.models.checkpoint import read_checkpoint
 from alignseg.predict import (
     CITYSCAPES_RESULTS_FOLDER,
     InferenceSettings,
     OutputOptions,
     Predictor,
-    check_backend,
     find_images,
     predict_path,
-    read_checkpoint_info,
     resolve_classes,
     to_cityscapes_label_ids,
 )
@@ -198,10 +197,9 @@ def test_missing_input_is_exit_code_2(camvid_weights, tmp_path, capsys):
     assert "x.jpg does not exist" in capsys.readouterr().err
 
 
-def test_unknown_backend_is_a_clear_error():
-    check_backend("openvino")
+def test_unknown_backend_is_a_clear_error(camvid_weights):
     with pytest.raises(ValueError, match="unknown backend 'tensorrt'"):
-        check_backend("tensorrt")
+        Predictor.from_checkpoint(camvid_weights, backend="tensorrt")
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
@@ -209,7 +207,7 @@ def test_exported_backends_predict_the_same_labels_as_torch(camvid_weights, camv
     pytest.importorskip(backend, reason="exported backends are in the [deploy] extra")
     torch_labels = Predictor.from_checkpoint(camvid_weights).predict(camvid_image).label
     exported = Predictor.from_checkpoint(camvid_weights, backend=backend)
-    assert exported.backend.name != "torch"
+    assert exported.runner.name.startswith(backend)
     labels = exported.predict(camvid_image).label
     assert labels.shape == torch_labels.shape
     assert (labels == torch_labels).mean() > 0.999
@@ -223,22 +221,22 @@ def test_cli_predicts_with_onnxruntime(camvid_weights, camvid_image, tmp_path):
     assert (tmp_path / f"{camvid_image.stem}_label.png").is_file()
 
 
-def test_bf16_needs_an_exported_backend(camvid_weights):
-    with pytest.raises(ValueError, match="needs an exported backend"):
-        Predictor.from_checkpoint(camvid_weights, precision="bf16")
+def test_onnxruntime_runs_fp32_only(camvid_weights):
+    with pytest.raises(ValueError, match="fp32 graph only"):
+        Predictor.from_checkpoint(camvid_weights, backend="onnxruntime", precision="bf16")
 
 
 def test_checkpoint_metadata_and_palette_fallbacks(tmp_path):
     bare = tmp_path / "bare.pt"
     torch.save({"w": torch.zeros(1)}, bare)
-    info = read_checkpoint_info(bare)
+    info = read_checkpoint(bare).record
     assert info.model is None and info.palette is None
     with pytest.raises(ValueError, match=r"bare\.pt does not name its model: pass --model"):
         Predictor.from_checkpoint(bare)
     converted = tmp_path / "converted.pt"
     torch.save({"model": MODEL, "num_classes": 4, "converted_from": "x", "state_dict": {"w": torch.zeros(1)}},
                converted)  # fmt: skip
-    info = read_checkpoint_info(converted)
+    info = read_checkpoint(converted).record
     assert (info.model, info.num_classes, info.class_names, info.palette) == (MODEL, 4, None, None)
     names, palette = resolve_classes(4, class_names=info.class_names, palette=info.palette)
     assert names == ("class_0", "class_1", "class_2", "class_3") and palette == default_palette(4)
@@ -247,10 +245,10 @@ def test_checkpoint_metadata_and_palette_fallbacks(tmp_path):
 
 
 def test_inference_settings_are_checked():
-    with pytest.raises(ValueError, match="needs a window size"):
-        InferenceSettings(mode="sliding")
-    with pytest.raises(ValueError, match="scales must be positive"):
-        InferenceSettings(scales=(1.0, 0.0))
+    with pytest.raises(ValueError, match="mode 'sliding' needs window"):
+        InferenceSettings(mode="sliding").check()
+    with pytest.raises(ValueError, match="scales must be a non-empty list of positive numbers"):
+        InferenceSettings(scales=[1.0, 0.0]).check()
     assert InferenceSettings().single_pass and not InferenceSettings(flip=True).single_pass
 
 
@@ -259,9 +257,9 @@ def test_sliding_multiscale_flip_matches_evaluation(predictor):
 
     image = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
     settings = InferenceSettings(mode="sliding", flip=True, window=(48, 48))
-    sliding = Predictor(predictor.backend, settings=settings)
+    sliding = Predictor(predictor.runner, settings=settings)
     result = sliding.predict(image, return_logits=True)
-    expected = multi_scale_inference(predictor.backend, sliding.preprocess(image), flip=True, mode="sliding",
+    expected = multi_scale_inference(predictor.runner, sliding.preprocess(image), flip=True, mode="sliding",
                                      window=(48, 48))  # fmt: skip
     torch.testing.assert_close(result.logits, expected)
     assert sliding.palette == default_palette(11)  # a bare predictor has generated colours

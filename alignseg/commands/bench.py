@@ -4,20 +4,39 @@ from __future__ import annotations
 
 import argparse
 
+from .common import HELP_FORMAT, add_model_argument, add_output, add_runtime, add_size, merge_model_name, tool_model
+
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy.bench import benchmark, format_record, validate_options, write_json
-    from ..deploy.loading import load_model
+    from ..deploy.loading import random_model
     from ..deploy.quantize import calibration_for
+    from ..deploy.runtimes import backend_for, exported_record, is_exported, resolve_device
 
-    device = args.device
+    merge_model_name(args)
+    exported = args.weights if args.weights is not None and is_exported(args.weights) else None
+    backend = args.backend or (backend_for(exported) if exported else "eager")
+    device = resolve_device(args.device) if backend in ("eager", "compile") else "cpu"
     # refuse impossible combinations before a model is built
-    validate_options(args.backend, args.precision, device, compile=args.compile, cuda_graphs=args.cuda_graphs)
+    validate_options(backend, args.precision, device, compile=args.compile, cuda_graphs=args.cuda_graphs)
     if args.runs < 1 or args.warmup < 0:
         raise ValueError(f"need --runs >= 1 and --warmup >= 0 (got {args.runs} and {args.warmup})")
+    if exported is not None:  # the file runs as it is; a fresh model of the same architecture is only counted
+        if backend not in ("onnxruntime", "openvino"):
+            raise ValueError(f"{exported} is an exported model: run it with --backend onnxruntime or openvino")
+        record = exported_record(exported)
+        if record.model is None and args.model is None:
+            raise ValueError(f"{exported} does not record its model (not written by alignseg export): pass --model")
+        model = random_model(record.model or args.model, num_classes=record.num_classes, calibrate=False)
+        name = record.model or args.model
+    else:
+        model, record = tool_model(args) if args.weights is not None else (None, None)
+        name = record.model if record is not None else args.model
+        if model is None:
+            if name is None:
+                raise ValueError("give a model name (alignseg bench sfnet_r18) or --weights FILE")
+            model = random_model(name, num_classes=args.num_classes)
     calibration = calibration_for(args.precision, args.calibration, tuple(args.size), args.calibration_count)
-    model = load_model(args.name, weights=args.weights, num_classes=args.num_classes,
-                       random_init=args.weights is None)
     options = {}
     if args.channels_last:
         options["channels_last"] = True
@@ -27,18 +46,21 @@ def run(args: argparse.Namespace) -> int:
         options["mode"] = args.mode
     if args.optimization:
         options["optimization"] = args.optimization
-    record = benchmark(
-        model, name=args.name, size=tuple(args.size), backend=args.backend, precision=args.precision, device=device,
+    result = benchmark(
+        model, name=name, size=tuple(args.size), backend=backend, precision=args.precision, device=device,
         runs=args.runs, warmup=args.warmup, batch=args.batch, threads=args.threads, compile=args.compile,
-        cuda_graphs=args.cuda_graphs, include_deform=args.include_deform, parity=not args.no_parity,
-        weights=args.weights, options=options, calibration=calibration,
+        cuda_graphs=args.cuda_graphs, include_deform=args.include_deform,
+        parity=not args.no_parity and exported is None, weights=args.weights, options=options,
+        calibration=calibration, exported=exported,
     )
     if args.weights is None:
         print("weights: fresh, untrained (no --weights): speed is unaffected, parity figures are indicative only")
-    print(format_record(record))
-    if args.json:
-        write_json(record, args.json)
-        print(f"wrote {args.json}")
+    elif exported is not None:
+        print(f"weights: {exported} run as exported (no PyTorch weights: no parity check)")
+    print(format_record(result))
+    if args.output:
+        write_json(result, args.output)
+        print(f"wrote {args.output}")
     return 0
 
 
@@ -48,25 +70,19 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Time batch-1 forwards of a zoo model (default 1024x2048) after warm-up on one runtime; report "
                     "parameters, GMACs (convs + matmuls, 1 MAC = 2 FLOPs), latency median/p10/p90/min, FPS and, "
                     "for non-eager-fp32 runtimes, parity with eager fp32. CUDA timing uses events and "
-                    "synchronisation.",
+                    "synchronisation. --weights model.onnx|model.xml times an exported file as it is.",
+        formatter_class=HELP_FORMAT,
     )
-    bench.add_argument("name", help="zoo model name, e.g. sfnet_r18")
-    bench.add_argument("--weights", default=None, help="alignseg checkpoint (default: fresh weights, same speed)")
-    bench.add_argument("--num-classes", type=int, default=None, help="default: the checkpoint's, else 19")
-    bench.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=(1024, 2048))
+    add_model_argument(bench)
+    bench.add_argument("--weights", default=None,
+                       help="model weights (.safetensors, .pt, .ckpt) or an exported .onnx/.xml (default: fresh "
+                            "weights of MODEL, same speed)")
+    add_size(bench, (1024, 2048), "input size")
     bench.add_argument("--batch", type=int, default=1)
-    bench.add_argument("--backend", default="eager", choices=("eager", "compile", "onnxruntime", "openvino"))
-    bench.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16", "int8"),
-                       help="eager/compile: autocast dtype; openvino: INFERENCE_PRECISION_HINT, or int8 (NNCF "
-                            "post-training quantisation from --calibration images); onnxruntime: fp32")
-    bench.add_argument("--calibration", default=None, metavar="DIR",
-                       help="int8: folder of images of the target domain (e.g. the training images)")
+    add_runtime(bench, backend=None)
     bench.add_argument("--calibration-count", type=int, default=32, help="int8: images used (spread over DIR)")
-    bench.add_argument("--device", default="cpu", help="cpu or cuda[:i] (openvino: cpu only)")
-    bench.add_argument("--runs", type=int, default=20, help="timed forwards (default 20)")
-    bench.add_argument("--warmup", type=int, default=3, help="untimed forwards first (default 3)")
-    bench.add_argument("--threads", type=int, default=None,
-                       help="torch threads / onnxruntime intra-op threads / openvino INFERENCE_NUM_THREADS")
+    bench.add_argument("--runs", type=int, default=20, help="timed forwards")
+    bench.add_argument("--warmup", type=int, default=3, help="untimed forwards first")
     bench.add_argument("--compile", action="store_true", help="torch.compile the PyTorch model (= --backend compile)")
     bench.add_argument("--mode", default=None,
                        help="torch.compile mode: default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs")
@@ -79,5 +95,5 @@ def register(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--include-deform", action="store_true",
                        help="count the deformable convolution's MACs (FaPN's paper leaves them out)")
     bench.add_argument("--no-parity", action="store_true", help="skip the comparison with eager fp32")
-    bench.add_argument("--json", default=None, help="write the record (schema in alignseg.deploy.bench) here")
+    add_output(bench, "write the JSON record (schema in alignseg.deploy.bench) here")
     bench.set_defaults(func=run)

@@ -7,49 +7,61 @@ import json
 import math
 import time
 
+from .common import HELP_FORMAT, add_model, add_output, add_runtime
+
+# A checkpoint evaluated on onnxruntime/openvino is exported once, with dynamic height and width, traced here.
+_EXPORT_SIZE = (256, 512)
+
 
 def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from ..engine import load_config, load_trained_model
+    from ..deploy.runtimes import build_runner, is_exported
+    from ..engine import load_config
     from ..engine.data import build_split, build_val_loader
     from ..engine.evaluator import evaluate
     from ..fileio import atomic_write
+    from ..models.factory import load_model
 
     flags = {"model.name": args.model, "data.dataset": args.dataset, "data.root": args.root,
              "data.val_split": args.split, "data.workers": args.workers}
     overrides = [f"{key}={value}" for key, value in flags.items() if value is not None]
     config = load_config(args.config, overrides + list(args.overrides), training=False)
     named = args.model or (config.model.name if args.config else None)
-    model, meta = load_trained_model(args.weights, model_name=named, num_classes=config.model.num_classes)
+    options = {"device": args.device, "precision": args.precision, "threads": args.threads}
+    if is_exported(args.weights):
+        runner = build_runner(args.backend, args.weights, **options)
+        record = runner.record.replace(model=runner.record.model or named)
+    else:
+        model, record = load_model(args.weights, model=named, num_classes=args.num_classes or config.model.num_classes)
+        runner = build_runner(args.backend, model, **options, export={"size": _EXPORT_SIZE})
     dataset = build_split(config.data, "val")
-    classes = meta.get("num_classes") or config.model.num_classes
+    classes = record.num_classes or runner.num_classes
     if classes is not None and classes != dataset.num_classes:
         raise ValueError(f"{args.weights} predicts {classes} classes but the {config.data.dataset} "
                          f"{config.data.val_split} split has {dataset.num_classes}")
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    model.to(device)
+    device = runner.device
     ev = config.eval
     setting = f"{ev.mode}" + (f" window {ev.window}" if ev.mode == "sliding" else "")
     setting += f", scales {ev.scales}" + (", flip" if ev.flip else "")
-    name = meta.get("model") or named
+    name = record.model
     print(f"evaluating {name} ({args.weights}) on {config.data.dataset} {config.data.val_split}: "
-          f"{len(dataset)} images, {setting}, {device}", flush=True)
+          f"{len(dataset)} images, {setting}, {runner.name}", flush=True)
     start = time.perf_counter()
-    loader = build_val_loader(dataset, config.data.workers, pin_memory=device == "cuda")
-    metrics = evaluate(model, loader, dataset.num_classes, ev, device=device, progress=True)
+    loader = build_val_loader(dataset, config.data.workers, pin_memory=device.startswith("cuda"))
+    with runner:
+        metrics = evaluate(runner, loader, dataset.num_classes, ev, device=device, progress=True)
     seconds = time.perf_counter() - start
     print(metrics.format_table(dataset.class_names))
     print(f"\nmIoU {100 * metrics.miou:.2f}   pixel accuracy {100 * metrics.pixel_accuracy:.2f}   "
           f"({len(dataset)} images in {seconds:.0f} s)")
-    if args.json:
+    if args.output:
         record = {
             "model": name,
             "weights": str(args.weights),
+            "runner": runner.name,
             "dataset": config.data.dataset,
             "split": config.data.val_split,
             "images": len(dataset),
@@ -66,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
             "seconds": seconds,
         }
         text = json.dumps(record, indent=2) + "\n"
-        atomic_write(args.json, lambda stream: stream.write(text.encode()))
-        print(f"wrote {args.json}")
+        atomic_write(args.output, lambda stream: stream.write(text.encode()))
+        print(f"wrote {args.output}")
     return 0
 
 
@@ -75,19 +87,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     ev = commands.add_parser(
         "eval",
         help="evaluate trained weights on a validation split (mIoU, per-class IoU)",
-        description="Evaluate trained weights: `alignseg eval --config C.yaml --weights model_best.pt` (the "
-        "config's data and eval sections), or without a config: `alignseg eval --weights W.pt --dataset camvid "
+        formatter_class=HELP_FORMAT,
+        description="Evaluate trained weights: `alignseg eval --config C.yaml --weights model_best.safetensors` "
+        "(the config's data and eval sections), or without a config: `alignseg eval --weights W --dataset camvid "
         "--root data/camvid`. Inference settings can be overridden, e.g. eval.mode=sliding eval.window=832 "
         "eval.scales=[0.5,1.0,2.0] eval.flip=true.",
     )
     ev.add_argument("--config", default=None, help="YAML config (its model, data and eval sections)")
-    ev.add_argument("--weights", required=True, help="alignseg model checkpoint (model_best.pt) or training .ckpt")
-    ev.add_argument("--model", default=None, help="zoo model name (default: read from the weights file)")
+    ev.add_argument("--weights", required=True,
+                    help="model_best.safetensors, a training .ckpt, an older .pt, or an exported .onnx / .xml")
+    add_model(ev)
     ev.add_argument("--dataset", default=None, help="dataset name: camvid, cityscapes, folder, shapes")
     ev.add_argument("--root", default=None, help="dataset folder")
     ev.add_argument("--split", default=None, help="split to evaluate (default: the config's data.val_split, val)")
-    ev.add_argument("--workers", type=int, default=None, help="loader processes")
-    ev.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    ev.add_argument("--json", default=None, help="also write the metrics to this JSON file")
+    ev.add_argument("--workers", type=int, default=None, help="loader processes (default: the config's)")
+    add_runtime(ev, backend=None, calibration=False)
+    add_output(ev, "also write the metrics (and the confusion matrix) to this JSON file")
     ev.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
     ev.set_defaults(func=run)

@@ -6,19 +6,16 @@ import argparse
 import sys
 import time
 
+from .common import HELP_FORMAT, add_model_argument, add_output, add_size, merge_model_name, tool_model
+
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy.export import ParityError, export_model
-    from ..deploy.loading import load_model, num_classes_of
 
+    merge_model_name(args)
     size = tuple(args.size)
-    model = load_model(args.name, weights=args.weights, num_classes=args.num_classes, random_init=args.random_init,
-                       seed=args.seed)
-    if args.random_init:
-        print(f"{args.name}: fresh, untrained weights (--random-init, seed {args.seed}); for trying the tool out only")
-    metadata = {"alignseg_model": args.name, "num_classes": num_classes_of(model),
-                "input": "N x 3 x H x W float32 RGB in [0,1] normalised with ImageNet mean/std",
-                "weights": args.weights or "random-init"}
+    model, record = tool_model(args)
+    record = record.replace(source=f"exported from {args.weights or 'random-init'}")
     start = time.perf_counter()
     calibration, check_images = _int8_images(args, size) if args.int8 else (None, None)
     min_agreement = args.min_agreement if args.min_agreement is not None else (0.995 if args.int8 else 0.999)
@@ -28,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
             exporter=args.exporter, check_sizes=[tuple(s) for s in args.check_size] if args.check_size else None,
             max_abs_diff=args.max_diff, min_agreement=min_agreement,
             noise_floor=None if args.no_noise_floor else args.noise_floor, threads=args.threads,
-            metadata=metadata, check=not args.no_check, int8_calibration=calibration,
+            record=record, check=not args.no_check, int8_calibration=calibration,
             int8_check_images=check_images,
         )
     except ParityError as exc:
@@ -67,15 +64,18 @@ def _int8_images(args: argparse.Namespace, size: tuple[int, int]):
 def register(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser(
         "export", help="export a model to ONNX or OpenVINO IR (BN folded, aux heads removed) with parity checks",
+        formatter_class=HELP_FORMAT,
         description="Export the eval network of a zoo model (deep-supervision heads removed, BatchNorm folded "
                     "into the convolutions), then run the export and PyTorch on random images at two sizes and "
-                    "compare them. Exit status 1 (and no file written) when parity is not met.",
+                    "compare them. Exit status 1 (and no file written) when parity is not met. The weights' record "
+                    "(model, classes, palette, normalisation) travels inside the file: `alignseg predict/eval/bench "
+                    "--weights model.onnx|model.xml` run it as it is.",
     )
-    export.add_argument("name", help="zoo model name, e.g. sfnet_r18 (see `alignseg models`)")
+    add_model_argument(export)
     source = export.add_mutually_exclusive_group(required=True)
-    source.add_argument("--weights", help="alignseg checkpoint (.pt); its model name and num_classes are read")
+    source.add_argument("--weights", help="model weights (.safetensors, .pt, .ckpt); model name and classes are read")
     source.add_argument("--random-init", action="store_true", help="fresh, untrained weights (to try the tool)")
-    export.add_argument("--output", "-o", required=True, help="output file: .onnx, or .xml for --format openvino")
+    add_output(export, "output file: .onnx, or .xml for --format openvino", required=True)
     export.add_argument("--format", choices=("onnx", "openvino"), default="onnx")
     export.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17; 18 for --exporter dynamo)")
     export.add_argument("--exporter", choices=("legacy", "dynamo"), default="legacy",
@@ -84,9 +84,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     shape.add_argument("--dynamic", dest="dynamic", action="store_true", default=True,
                        help="symbolic batch, height and width (default)")
     shape.add_argument("--static", dest="dynamic", action="store_false", help="fixed batch 1 and --size")
-    export.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=(1024, 2048),
-                        help="input size traced at (the only size with --static); default 1024 2048")
-    export.add_argument("--num-classes", type=int, default=None, help="default: the checkpoint's, else 19")
+    add_size(export, (1024, 2048), "input size traced at (the only size with --static)")
     export.add_argument("--seed", type=int, default=0, help="seed of --random-init weights")
     check = export.add_argument_group("parity check")
     check.add_argument("--check-size", type=int, nargs=2, action="append", metavar=("H", "W"),

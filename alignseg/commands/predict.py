@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from .common import HELP_FORMAT, add_model, add_output, add_runtime, positive_int
+
+
+class PredictHelp(HELP_FORMAT, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown, and the epilog's table of outputs kept as written."""
+
 EPILOG = """\
 outputs, per image <name> (folder inputs keep their sub-folders):
   <name>_label.png     single-channel 8-bit class ids
@@ -26,23 +32,12 @@ def run(args: argparse.Namespace) -> int:
         save_frames=args.save_frames,
         max_frames=args.max_frames,
     )
-    settings = InferenceSettings(
-        mode=args.mode,
-        scales=tuple(args.scales),
-        flip=args.flip,
-        window=tuple(args.window) if args.window else None,
-    )
+    settings = InferenceSettings(mode=args.mode, scales=list(args.scales), flip=args.flip, window=args.window).check()
     input_kind(args.input)  # a wrong input path fails before the model is built
     predictor = Predictor.from_checkpoint(
-        args.weights,
-        model=args.model,
-        num_classes=args.num_classes,
-        dataset=args.dataset,
-        settings=settings,
-        backend=args.backend,
-        device=args.device,
-        precision=args.precision,
-        calibration=args.calibration,
+        args.weights, model=args.model, num_classes=args.num_classes, dataset=args.dataset, settings=settings,
+        backend=args.backend, device=args.device, precision=args.precision, calibration=args.calibration,
+        threads=args.threads,
     )
     summary = predict_path(predictor, args.input, args.output, options, progress=None if args.quiet else print)
     for note in summary.notes:
@@ -55,27 +50,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
 def register(commands: argparse._SubParsersAction) -> None:
     predict = commands.add_parser(
         "predict",
         help="predict an image, a folder of images or a video with a trained model",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=PredictHelp,
     )
     predict.add_argument("input", help="an image, a folder of images (searched recursively) or a video file")
-    predict.add_argument("--weights", required=True, help="alignseg checkpoint (.pt) written by train or convert")
-    predict.add_argument("--output", required=True, help="folder to write the results to")
-    predict.add_argument("--model", default=None, help="zoo model name (default: read from the checkpoint)")
-    predict.add_argument(
-        "--num-classes", type=_positive_int, default=None, help="number of classes (default: read from the checkpoint)"
-    )
+    predict.add_argument("--weights", required=True,
+                         help="model_best.safetensors (train, convert), an older .pt/.ckpt, or an exported .onnx / "
+                              "OpenVINO .xml (alignseg export), which runs as it is")
+    add_output(predict, "folder to write the results to", required=True)
+    add_model(predict)
     predict.add_argument(
         "--dataset",
         choices=("cityscapes", "camvid"),
@@ -87,20 +74,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     predict.add_argument("--flip", action="store_true", help="also average the horizontally flipped image")
     predict.add_argument(
         "--window",
-        type=_positive_int,
+        type=positive_int,
         nargs=2,
         metavar=("H", "W"),
         default=None,
         help="sliding-window tile size (needed with --mode sliding)",
     )
-    predict.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    predict.add_argument("--backend", default="torch", choices=("torch", "onnxruntime", "openvino"),
-                         help="torch (eager), or the model exported to onnxruntime / openvino (CPU)")
-    predict.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "int8"),
-                         help="bf16 runs exported backends in bfloat16 (fast on AMX CPUs); int8 quantises the "
-                              "openvino model from --calibration images first")
-    predict.add_argument("--calibration", default=None, metavar="DIR",
-                         help="int8: folder of images of the target domain to calibrate on")
+    add_runtime(predict, backend=None)
     predict.add_argument(
         "--cityscapes-format",
         action="store_true",
@@ -109,7 +89,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     predict.add_argument("--flows", action="store_true", help="also write colour-coded semantic flows")
     predict.add_argument("--color", action="store_true", help="also write the colour-coded prediction")
     predict.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the prediction")
-    predict.add_argument("--max-frames", type=_positive_int, default=None, help="video: stop after N frames")
+    predict.add_argument("--max-frames", type=positive_int, default=None, help="video: stop after N frames")
     predict.add_argument("--save-frames", action="store_true", help="video: also write the per-frame PNGs")
     predict.add_argument("--quiet", action="store_true", help="print only the summary")
     predict.set_defaults(func=run)

@@ -34,9 +34,8 @@ from alignseg.data.labels import (
     LabelMap,
     default_palette,
 )
+from alignseg.data.normalize import IMAGENET_MEAN, IMAGENET_STD
 from alignseg.data.transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     CentroidCrop,
     SegmentationTransform,
     Transform,

@@ -20,9 +20,7 @@ import albumentations as A
 from albumentations.augmentations.crops.transforms import BaseCrop
 
 from alignseg.data.labels import IGNORE_INDEX
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from alignseg.data.normalize import IMAGENET_MEAN, IMAGENET_STD
 
 Centroid = tuple[float, float]
 _INTERPOLATION = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}

@@ -6,9 +6,7 @@ sizes and compares them: the largest absolute logit difference and the share of 
 (predicted class) agrees. The file appears at the output path only when parity holds; otherwise a
 ``ParityError`` names the failing size and figures and nothing is left behind.
 
-Exporters: the TorchScript-based ("legacy") exporter with opset 17 is the default: with alignseg's
-export-safe ops (flow-warp grid and adaptive pooling built from shapes) it exports dynamic H/W for
-every zoo model. The dynamo exporter (``exporter="dynamo"``, opset ≥ 18) is the alternative.
+The graph itself is written by ``onnx_graph.export_onnx`` (exporters and opsets are described there).
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import copy
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,18 +23,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..models.checkpoint import ModelRecord
 from .extras import require
-from .fold import fold_batchnorm
 from .loading import num_classes_of
+from .onnx_graph import DEFAULT_OPSET, export_onnx, prepare_for_export
+from .runtimes import RECORD_KEY, OnnxRuntimeRunner, OpenVINORunner
 
-DEFAULT_OPSET = 17
 DEFAULT_MAX_ABS_DIFF = 1e-4
 DEFAULT_MIN_AGREEMENT = 0.999
 DEFAULT_NOISE_FLOOR = 2.0
 FORMATS = ("onnx", "openvino")
-EXPORTERS = ("legacy", "dynamo")
-INPUT_NAME = "image"
-OUTPUT_NAME = "logits"
 
 
 class ParityError(RuntimeError):
@@ -128,78 +123,6 @@ class ExportReport:
         return "\n".join(lines)
 
 
-def prepare_for_export(model: nn.Module) -> nn.Module:
-    """An eval copy of ``model`` for deployment: deep-supervision heads removed, BatchNorm folded."""
-    model = copy.deepcopy(model).eval()
-    if hasattr(model, "aux_heads"):
-        model.aux_heads = nn.ModuleList()
-    return fold_batchnorm(model)
-
-
-def _example(model: nn.Module, size: tuple[int, int], batch: int) -> Tensor:
-    channels = getattr(getattr(model, "backbone", None), "in_channels", 3)
-    generator = torch.Generator().manual_seed(0)
-    return torch.randn(batch, channels, *size, generator=generator)
-
-
-def export_onnx(
-    model: nn.Module,
-    path: str | os.PathLike,
-    *,
-    size: tuple[int, int] = (1024, 2048),
-    opset: int | None = None,
-    dynamic: bool = True,
-    exporter: str = "legacy",
-    metadata: dict[str, str] | None = None,
-) -> Path:
-    """Export ``model`` (already prepared: eval, folded) as it is to an ONNX file; no parity check.
-
-    The graph has one input ``image`` (N×3×H×W float32) and one output ``logits`` (N×C×H×W); with
-    ``dynamic`` N, H and W are symbolic, else fixed at batch 1 and ``size``. ``metadata`` goes into the
-    model's ``metadata_props``.
-    """
-    onnx = require("onnx")
-    if exporter not in EXPORTERS:
-        raise ValueError(f"unknown exporter {exporter!r}: choose from {', '.join(EXPORTERS)}")
-    if opset is None:
-        opset = DEFAULT_OPSET if exporter == "legacy" else 18
-    if exporter == "dynamo" and opset < 18:
-        raise ValueError(f"the dynamo exporter needs opset 18 or later (got {opset})")
-    if exporter == "dynamo":
-        require("onnxscript")
-    model = model.eval()
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".alignseg-export-", dir=target.parent) as folder:
-        temporary = Path(folder) / target.name
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            if exporter == "legacy":
-                axes = {0: "batch", 2: "height", 3: "width"}
-                torch.onnx.export(
-                    model, (_example(model, size, 1),), os.fspath(temporary), dynamo=False, opset_version=opset,
-                    input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], do_constant_folding=True,
-                    dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes} if dynamic else None,
-                )
-            else:
-                # the dynamo exporter specialises a batch of 1; a batch of 2 keeps N symbolic
-                dims = torch.export.Dim.AUTO
-                program = torch.onnx.export(
-                    model, (_example(model, size, 2 if dynamic else 1),), dynamo=True, opset_version=opset,
-                    input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                    dynamic_shapes=({0: dims, 2: dims, 3: dims},) if dynamic else None,
-                )
-                program.save(os.fspath(temporary))
-        proto = onnx.load(os.fspath(temporary))
-        if metadata:
-            onnx.helper.set_model_props(proto, {str(k): str(v) for k, v in metadata.items()})
-        onnx.checker.check_model(proto)
-        onnx.save(proto, os.fspath(temporary))
-        os.replace(temporary, target)
-    return target
-
-
 def default_check_sizes(size: tuple[int, int], *, dynamic: bool, min_side: int = 32) -> list[tuple[int, int]]:
     """Two sizes for the parity check: with dynamic H/W about 3/4 and 1/2 of ``size``, odd (so multiples of
     neither 32 nor 96, where pooling bins and strides do not divide evenly); else ``size`` twice."""
@@ -286,7 +209,7 @@ def export_model(
     min_agreement: float = DEFAULT_MIN_AGREEMENT,
     noise_floor: float | None = DEFAULT_NOISE_FLOOR,
     threads: int | None = None,
-    metadata: dict[str, str] | None = None,
+    record: ModelRecord | None = None,
     check: bool = True,
     int8_calibration: Sequence[np.ndarray] | None = None,
     int8_check_images: Sequence[np.ndarray] | None = None,
@@ -295,15 +218,15 @@ def export_model(
 
     Raises ``ParityError`` (leaving no file behind) when a check at ``check_sizes`` (default:
     ``default_check_sizes``) misses ``max_abs_diff`` or ``min_agreement``; the error carries the report.
-    OpenVINO IR is written with fp32 weights and checked with OpenVINO in f32. ``metadata`` goes into the
-    ONNX ``metadata_props`` (``num_classes`` is always added).
+    OpenVINO IR is written with fp32 weights and checked with OpenVINO in f32. ``record`` (what a checkpoint
+    says about the model: name, classes, palette, normalisation; completed with the number of classes, the
+    resize convention and, for a static export, the size) travels inside the file, as JSON under ``alignseg``
+    in the ONNX ``metadata_props`` or the OpenVINO ``rt_info``, so ``alignseg predict --weights`` runs it.
 
     ``int8_calibration`` (input batches from real images, at ``size``) quantises the OpenVINO IR to INT8
     with NNCF; it is then checked with OpenVINO int8 on ``int8_check_images`` (other real images), on the
     mean argmax agreement over them (``max_abs_diff`` is reported, not required: quantisation moves logits).
     """
-    from .runtimes import OnnxRuntimeRunner, OpenVINORunner
-
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}: choose from {', '.join(FORMATS)}")
     target = Path(output)
@@ -327,7 +250,11 @@ def export_model(
         raise ValueError(f"a static export runs at {size[0]}x{size[1]} only: check sizes must be that size "
                          "(or export with dynamic H/W)")
     model = model.eval()
-    metadata = {"num_classes": num_classes_of(model), **(metadata or {})}
+    align_corners = getattr(model, "align_corners", None)
+    record = (record or ModelRecord()).replace(
+        num_classes=num_classes_of(model), input_size=None if dynamic else tuple(size),
+        align_corners=align_corners if isinstance(align_corners, bool) else None)
+    metadata = {RECORD_KEY: record.to_json()}
     prepared = prepare_for_export(model)
     opset = opset if opset is not None else (DEFAULT_OPSET if exporter == "legacy" else 18)
     report = ExportReport(target, format, exporter, opset, dynamic, tuple(size), prepared.folded_batchnorms,
@@ -343,12 +270,15 @@ def export_model(
         elif int8_calibration is not None:
             from .quantize import quantize_openvino
 
-            xml_path = quantize_openvino(onnx_path, int8_calibration, Path(folder) / "model.xml")
+            xml_path = quantize_openvino(onnx_path, int8_calibration, Path(folder) / "model.xml", rt_info=metadata)
             written = [xml_path, xml_path.with_suffix(".bin")]
             runner = OpenVINORunner(xml_path, precision="int8", threads=threads) if check else None
         else:
             xml_path = Path(folder) / "model.xml"
-            ov.save_model(ov.convert_model(os.fspath(onnx_path)), os.fspath(xml_path), compress_to_fp16=False)
+            converted = ov.convert_model(os.fspath(onnx_path))
+            for key, value in metadata.items():
+                converted.set_rt_info(value, [key])
+            ov.save_model(converted, os.fspath(xml_path), compress_to_fp16=False)
             written = [xml_path, xml_path.with_suffix(".bin")]
             runner = OpenVINORunner(xml_path, precision="fp32", threads=threads) if check else None
         if runner is not None:

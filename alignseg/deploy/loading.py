@@ -1,54 +1,29 @@
-"""The model a deployment tool works on: a zoo model with a checkpoint's weights, or fresh weights."""
+"""Untrained models for the deployment tools (fresh weights, BatchNorm set from random images), and probes."""
 
 from __future__ import annotations
 
 import copy
-import os
 
 import torch
 from torch import nn
 
 from ..models.factory import create_model
 from ..models.segmentor import Segmentor
-from ..models.weights import read_checkpoint
 
 
-def load_model(
-    name: str,
-    *,
-    weights: str | os.PathLike | None = None,
-    num_classes: int | None = None,
-    random_init: bool = False,
-    calibrate: bool = True,
-    seed: int = 0,
-) -> Segmentor:
-    """Build zoo model ``name`` in eval mode with the weights of a checkpoint, or fresh ones.
-
-    A checkpoint's ``model`` entry must name the same zoo model, and its ``num_classes`` is used unless
-    ``num_classes`` is given. Without weights, ``random_init`` must be set (a benchmark or export of an
-    untrained network is only for trying things out); its BatchNorm statistics are then set from one
-    batch of random images (``calibrate``), so activations have trained-like magnitudes instead of the
-    exploding ones of untouched statistics in deep residual networks. Fresh weights are drawn from
-    ``seed`` (the global random state is left as it was), so repeated runs build the same network.
+def random_model(name: str, *, num_classes: int | None = None, calibrate: bool = True, seed: int = 0) -> Segmentor:
+    """Zoo model ``name`` in eval mode with fresh weights drawn from ``seed`` (the global random state is left
+    as it was), for benchmarks and exports of an untrained network (trying things out; weights files are
+    loaded by ``alignseg.models.factory.load_model``). ``calibrate`` sets its BatchNorm statistics from one
+    batch of random images, so activations have trained-like magnitudes instead of the exploding ones of
+    untouched statistics in deep residual networks.
     """
-    if weights is None and not random_init:
-        raise ValueError("give --weights CHECKPOINT, or --random-init to try the tool with fresh, untrained weights")
-    if weights is not None and random_init:
-        raise ValueError("--weights and --random-init exclude each other")
-    if weights is None:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = create_model(name, num_classes=num_classes or 19)
-        if calibrate:
-            calibrate_batchnorm(model, seed=seed)
-        return model.eval()
-    checkpoint = read_checkpoint(weights)
-    meta = checkpoint.metadata
-    stored = meta.get("model")
-    if stored is not None and stored != name:
-        raise ValueError(f"{os.fspath(weights)!r} holds weights of {stored!r}, not {name!r}")
-    classes = num_classes if num_classes is not None else int(meta.get("num_classes", 19))
-    return create_model(name, num_classes=classes, pretrained=checkpoint).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = create_model(name, num_classes=num_classes or 19)
+    if calibrate:
+        calibrate_batchnorm(model, seed=seed)
+    return model.eval()
 
 
 @torch.no_grad()

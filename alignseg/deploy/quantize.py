@@ -98,7 +98,8 @@ def input_layers(model) -> list[str]:
 
 def quantize_openvino(source: str | os.PathLike, calibration: Sequence[np.ndarray], output: str | os.PathLike,
                       *, preset: str = "performance", fast_bias_correction: bool = True,
-                      keep_float: Sequence[str] = (), float_input_layer: bool = True) -> Path:
+                      keep_float: Sequence[str] = (), float_input_layer: bool = True,
+                      rt_info: dict[str, str] | None = None) -> Path:
     """Quantise the network in ``source`` (.onnx or .xml) to INT8 with NNCF; write OpenVINO IR to ``output``.
 
     ``calibration`` holds input batches (see :func:`calibration_batches`) at the size the network will run
@@ -107,6 +108,7 @@ def quantize_openvino(source: str | os.PathLike, calibration: Sequence[np.ndarra
     unquantised (e.g. ``".*flow_conv.*"``). ``float_input_layer`` keeps the layers that read the image in
     float: 8 bits of a normalised RGB image lose more than any later layer does (on a trained CamVid
     SFNet-R18 it halves the pixels that change class), for a few percent of the MACs.
+    ``rt_info`` entries (e.g. the model's record) are written into the IR.
     The .xml/.bin pair appears at ``output`` only when complete.
     """
     ov = require("openvino")
@@ -125,6 +127,8 @@ def quantize_openvino(source: str | os.PathLike, calibration: Sequence[np.ndarra
     quantized = nncf.quantize(model, nncf.Dataset(list(calibration)), preset=presets[preset],
                               subset_size=len(calibration), fast_bias_correction=fast_bias_correction,
                               ignored_scope=ignored)
+    for key, value in (rt_info or {}).items():
+        quantized.set_rt_info(value, [key])
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".alignseg-int8-", dir=target.parent) as folder:
         staged = Path(folder) / target.name

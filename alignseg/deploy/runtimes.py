@@ -16,6 +16,11 @@ backend         source                                      options
                                                             calibration (int8 from a model or .onnx)
 ==============  ==========================================  =============================================
 
+Every command runs its model through one of these (``alignseg eval``, ``predict``, ``bench`` and the parity
+check of ``export``). A runner of an exported file carries the ``ModelRecord`` written into it by
+``alignseg export`` (``record``: model name, classes, palette, normalisation, size); a PyTorch runner can
+also return the decoder's semantic flows (``forward_with_flows``).
+
 The ONNX Runtime and OpenVINO packages are optional (extra ``deploy``) and imported only when used.
 OpenVINO runs bf16 by default on CPUs with AMX or AVX-512 BF16; the runner always sets the precision
 it is asked for (fp32 by default), so parity with PyTorch holds unless bf16 is requested. ``int8`` runs an
@@ -35,7 +40,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..models.checkpoint import ModelRecord
+from ..models.weights import WeightsError
 from .extras import require
+from .onnx_graph import export_onnx, prepare_for_export
 
 BACKENDS = ("eager", "compile", "onnxruntime", "openvino")
 PRECISIONS = ("fp32", "bf16", "fp16", "int8")
@@ -44,6 +52,68 @@ _ALIASES = {"torch": "eager", "pytorch": "eager", "ort": "onnxruntime", "ov": "o
 _TORCH_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _ORT_LEVELS = ("disable", "basic", "extended", "all")
 _OV_PRECISIONS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+_EXPORTED_BACKENDS = {".onnx": "onnxruntime", ".xml": "openvino"}
+RECORD_KEY = "alignseg"
+"""The key of the JSON ``ModelRecord`` in an ONNX file's ``metadata_props`` and an OpenVINO IR's ``rt_info``."""
+
+
+def default_device() -> str:
+    """The best device here: ``cuda`` when PyTorch sees a GPU, else ``cpu``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_device(device: str | torch.device | None) -> str:
+    """``device`` checked (``None``/``"auto"``: :func:`default_device`); CUDA asked for where there is none
+    is a clear error, not a crash later."""
+    if device is None or str(device) == "auto":
+        return default_device()
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda (or cuda:N)") from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for, but CUDA is not available here: use --device cpu")
+    return str(resolved)
+
+
+def backend_for(path: str | os.PathLike) -> str:
+    """The runtime that runs an exported file by default: onnxruntime for .onnx, openvino for .xml."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _EXPORTED_BACKENDS:
+        raise ValueError(f"{os.fspath(path)!r} is not an exported model (.onnx or OpenVINO .xml)")
+    return _EXPORTED_BACKENDS[suffix]
+
+
+def is_exported(path: str | os.PathLike | nn.Module) -> bool:
+    """Whether ``path`` names an exported model (.onnx / .xml) rather than PyTorch weights."""
+    return not isinstance(path, nn.Module) and Path(path).suffix.lower() in _EXPORTED_BACKENDS
+
+
+def exported_record(path: str | os.PathLike) -> ModelRecord:
+    """The record inside an exported file (ONNX ``metadata_props`` or OpenVINO ``rt_info``), read without
+    building a runtime session."""
+    source = os.fspath(path)
+    if not Path(source).is_file():
+        raise FileNotFoundError(f"exported model not found: {source!r}")
+    if backend_for(source) == "onnxruntime":
+        proto = require("onnx").load(source, load_external_data=False)
+        props = {p.key: p.value for p in proto.metadata_props}
+        channels = proto.graph.output[0].type.tensor_type.shape.dim[1].dim_value or None
+        return _record_from(props.get(RECORD_KEY), source, channels)
+    model = require("openvino").Core().read_model(source)
+    text = model.get_rt_info([RECORD_KEY]).astype(str) if model.has_rt_info([RECORD_KEY]) else None
+    channels = model.outputs[0].get_partial_shape()[1]
+    return _record_from(text, source, channels.get_length() if channels.is_static else None)
+
+
+def _record_from(text: str | None, source: str, num_classes: int | None) -> ModelRecord:
+    """The record an export carries (an empty one, with the graph's classes, for files of other tools)."""
+    if text is None:
+        return ModelRecord(num_classes=num_classes)
+    try:
+        return ModelRecord.from_json(text, source)
+    except (TypeError, ValueError) as exc:
+        raise WeightsError(f"{source}: unreadable alignseg metadata ({exc})") from exc
 
 
 def canonical_backend(backend: str) -> str:
@@ -69,13 +139,14 @@ def check_precision(backend: str, precision: str, device: str = "cpu") -> None:
 
 
 class Runner:
-    """The interface: ``runner(x)`` → logits (on ``x``'s device), ``name``, ``num_classes``, ``close()``;
-    also a context manager."""
+    """The interface: ``runner(x)`` → logits (on ``x``'s device), ``name``, ``num_classes``, ``record`` (what an
+    exported file says about its model; ``None`` for a PyTorch model), ``close()``; also a context manager."""
 
     name: str = "runner"
     device: str = "cpu"
     precision: str = "fp32"
     num_classes: int | None = None
+    record: ModelRecord | None = None
 
     def __call__(self, x: Tensor) -> Tensor:  # pragma: no cover - interface
         raise NotImplementedError
@@ -140,7 +211,7 @@ class TorchRunner(Runner):
         self,
         model: nn.Module,
         *,
-        device: str = "cpu",
+        device: str | None = "cpu",
         precision: str = "fp32",
         channels_last: bool = False,
         fold_bn: bool = False,
@@ -150,9 +221,8 @@ class TorchRunner(Runner):
         dynamic: bool | None = False,
     ) -> None:
         backend = "eager" if compile_mode is None else "compile"
+        device = resolve_device(device)
         check_precision(backend, precision, device)
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError("device cuda was asked for, but torch.cuda.is_available() is False on this machine")
         if cuda_graphs and not device.startswith("cuda"):
             raise ValueError("CUDA graphs need --device cuda")
         if fold_bn:
@@ -225,6 +295,16 @@ class TorchRunner(Runner):
         with torch.no_grad(), patch:
             return self._forward(x).to(source_device)
 
+    def forward_with_flows(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """Eval logits and the decoder's semantic flows (released SFNet units) on ``x``'s device, in fp32
+        eager mode; a model without flows gives none."""
+        _check_image(x)
+        if not hasattr(self.model, "forward_with_flows"):
+            return self(x), []
+        with torch.inference_mode():
+            logits, flows = self.model.forward_with_flows(x.to(self.device, torch.float32))
+        return logits.float().to(x.device), [flow.float().to(x.device) for flow in flows or []]
+
     def close(self) -> None:
         self._forward = None
         self.model = None
@@ -234,8 +314,6 @@ class TorchRunner(Runner):
 
 def _export_for_runtime(model: nn.Module, export: dict | None) -> tuple[Path, tempfile.TemporaryDirectory]:
     """Export ``model`` to ONNX in a temporary folder (BN folded, no parity check: the caller compares)."""
-    from .export import export_onnx, prepare_for_export
-
     options = dict(export or {})
     folder = tempfile.TemporaryDirectory(prefix="alignseg-export-")
     path = Path(folder.name) / "model.onnx"
@@ -291,7 +369,9 @@ class OnnxRuntimeRunner(Runner):
         self.name = f"onnxruntime fp32 {device}" + (f" ({threads} threads)" if threads else "")
         channels = self.session.get_outputs()[0].shape[1]
         metadata = self.session.get_modelmeta().custom_metadata_map
-        self.num_classes = channels if isinstance(channels, int) else int(metadata.get("num_classes", 0)) or None
+        self.record = _record_from(metadata.get(RECORD_KEY), os.fspath(path),
+                                   channels if isinstance(channels, int) else None)
+        self.num_classes = channels if isinstance(channels, int) else self.record.num_classes
 
     def __call__(self, x: Tensor) -> Tensor:
         _check_image(x)
@@ -340,7 +420,10 @@ class OpenVINORunner(Runner):
         self.precision = precision
         self.name = f"openvino {label} cpu" + (f" ({threads} threads)" if threads else "")
         channels = self.model.outputs[0].get_partial_shape()[1]
-        self.num_classes = channels.get_length() if channels.is_static else None
+        channels = channels.get_length() if channels.is_static else None
+        text = self.model.get_rt_info([RECORD_KEY]).astype(str) if self.model.has_rt_info([RECORD_KEY]) else None
+        self.record = _record_from(text, os.fspath(path), channels)
+        self.num_classes = channels or self.record.num_classes
 
     def _request(self, shape: tuple[int, ...]):
         if shape not in self.compiled:
@@ -373,6 +456,7 @@ class _OwnsExport(Runner):
         self.device = inner.device
         self.precision = inner.precision
         self.num_classes = inner.num_classes
+        self.record = inner.record
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.inner(x)
@@ -382,13 +466,15 @@ class _OwnsExport(Runner):
         self.folder.cleanup()
 
 
-def build_runner(backend: str, source: nn.Module | str | os.PathLike, **options) -> Runner:
+def build_runner(backend: str | None, source: nn.Module | str | os.PathLike, **options) -> Runner:
     """A runner of ``backend`` for ``source`` (a model, or an exported .onnx/.xml file).
 
-    A model given to ``onnxruntime``/``openvino`` is first exported to a temporary ONNX file (BatchNorm
-    folded; ``export={"size": (H, W), "dynamic": False, "opset": 17}`` chooses how). See the module
-    docstring for each backend's options.
+    ``backend`` None: eager for a model, :func:`backend_for` a file. A model given to ``onnxruntime``/
+    ``openvino`` is first exported to a temporary ONNX file, once (BatchNorm folded; ``export={"size": (H, W),
+    "dynamic": False, "opset": 17}`` chooses how). See the module docstring for each backend's options.
     """
+    if backend is None:
+        backend = "eager" if isinstance(source, nn.Module) else backend_for(source)
     backend = canonical_backend(backend)
     if backend in ("eager", "compile"):
         if not isinstance(source, nn.Module):
@@ -398,7 +484,12 @@ def build_runner(backend: str, source: nn.Module | str | os.PathLike, **options)
         else:
             options.pop("mode", None)
         options.pop("threads", None)  # torch's thread count is process-wide: set by the caller
+        options.pop("export", None)  # how a model would be exported for the other runtimes
+        if options.pop("calibration", None) is not None:
+            raise ValueError("calibration images are for the openvino backend with precision int8")
         return TorchRunner(source, **options)
+    if options.get("device") in (None, "auto"):
+        options["device"] = "cpu"  # the exported runtimes run on the CPU unless CUDA is asked for
     export = options.pop("export", None)
     calibration = options.pop("calibration", None)
     folder = None

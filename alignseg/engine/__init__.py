@@ -9,7 +9,6 @@ from typing import Any
 
 from .config import Config, ConfigError, load_config, parse_overrides, save_config
 from .evaluator import evaluate, predict_logits
-from .export import export_weights, load_trained_model
 from .optim import build_optimizer, build_scheduler, parameter_groups, poly_factor
 
 __all__ = [
@@ -21,10 +20,8 @@ __all__ = [
     "build_optimizer",
     "build_scheduler",
     "evaluate",
-    "export_weights",
     "fit",
     "load_config",
-    "load_trained_model",
     "parameter_groups",
     "parse_overrides",
     "poly_factor",

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from ..data.normalize import IMAGENET_MEAN, IMAGENET_STD
 from ..fileio import atomic_torch_save
-from .export import export_weights
+from ..models.checkpoint import save_checkpoint
 
 __all__ = ["AtomicCheckpointIO", "ExportWeights", "TrainingState", "capture_rng", "restore_rng"]
 
@@ -106,8 +107,8 @@ class TrainingState(L.Callback):
 
 
 class ExportWeights(L.Callback):
-    """Writes ``model_last.pt`` after every epoch and at the end, and ``model_best.pt`` whenever the
-    validation mIoU improves (rank 0 only; format in ``engine.export``)."""
+    """Writes ``model_last.safetensors`` after every epoch and at the end, and ``model_best.safetensors``
+    whenever the validation mIoU improves (rank 0 only; format in ``alignseg.models.checkpoint``)."""
 
     def __init__(self, output_dir: str | os.PathLike, *, config_dict: dict[str, Any]):
         self.output_dir = Path(output_dir)
@@ -116,20 +117,21 @@ class ExportWeights(L.Callback):
 
     @property
     def last_path(self) -> Path:
-        return self.output_dir / "model_last.pt"
+        return self.output_dir / "model_last.safetensors"
 
     @property
     def best_path(self) -> Path:
-        return self.output_dir / "model_best.pt"
+        return self.output_dir / "model_best.safetensors"
 
     def _export(self, trainer: L.Trainer, module: Any, path: Path) -> None:
         if not trainer.is_global_zero:
             return
         miou = module.metrics.miou if module.metrics is not None else None
-        export_weights(path, module.model, model_name=module.config.model.name, class_names=module.class_names,
-                       palette=module.palette, ignore_index=module.ignore_index, epoch=trainer.current_epoch,
-                       step=trainer.global_step, val_miou=miou, config=self.config_dict,
-                       decoder_options=dict(module.config.model.decoder_options))
+        save_checkpoint(path, module.model, model=module.config.model.name, class_names=module.class_names,
+                        palette=module.palette, ignore_index=module.ignore_index, epoch=trainer.current_epoch,
+                        step=trainer.global_step, metrics=None if miou is None else {"val_miou": miou},
+                        config=self.config_dict, decoder_options=dict(module.config.model.decoder_options),
+                        mean=IMAGENET_MEAN, std=IMAGENET_STD, source=f"alignseg train ({self.output_dir})")
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or pl_module.metrics is None:

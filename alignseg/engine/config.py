@@ -21,11 +21,12 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from ..evaluation.inference import InferenceSettings
+
 __all__ = [
     "Config",
     "ConfigError",
     "DataConfig",
-    "EvalConfig",
     "LossConfig",
     "ModelConfig",
     "OptimConfig",
@@ -145,17 +146,6 @@ class TrainConfig:
 
 
 @dataclass
-class EvalConfig:
-    """Inference used for validation during training and by ``alignseg eval`` (spec 4.6)."""
-
-    mode: Literal["whole", "sliding"] = "whole"
-    scales: list[float] = field(default_factory=lambda: [1.0])
-    flip: bool = False
-    window: int | list[int] | None = None  # sliding window side or [height, width]
-    overlap: float = 1 / 3
-
-
-@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -163,7 +153,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    eval: InferenceSettings = field(default_factory=InferenceSettings)  # inference of validation and eval
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -216,12 +206,10 @@ class Config:
                 raise ConfigError(f"{source}: {key} must be a number of batches or a fraction in [0, 1], got {limit}")
         if isinstance(train.devices, str) and train.devices != "auto":
             raise ConfigError(f"{source}: train.devices must be a number of devices or 'auto', got {train.devices!r}")
-        if ev.mode == "sliding" and ev.window is None:
-            raise ConfigError(f"{source}: eval.mode 'sliding' needs eval.window (e.g. eval.window=832)")
-        if not ev.scales or any(s <= 0 for s in ev.scales):
-            raise ConfigError(f"{source}: eval.scales must be a non-empty list of positive numbers, got {ev.scales}")
-        if not 0.0 <= ev.overlap < 1.0:
-            raise ConfigError(f"{source}: eval.overlap must be in [0, 1), got {ev.overlap}")
+        try:
+            ev.check("eval.")
+        except ValueError as error:
+            raise ConfigError(f"{source}: {error}") from None
         return self
 
 

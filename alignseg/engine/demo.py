@@ -83,9 +83,9 @@ def write_overlays(
 
 def run_demo(config: Config, *, pictures: int = 6) -> dict[str, Any]:
     """Train ``config``, evaluate its best model on the validation set, write overlays; print as it goes."""
+    from ..models.factory import load_model
     from .data import build_split, build_val_loader
     from .evaluator import evaluate
-    from .export import load_trained_model
     from .trainer import fit
 
     start = time.perf_counter()
@@ -96,7 +96,7 @@ def run_demo(config: Config, *, pictures: int = 6) -> dict[str, Any]:
           f"{config.train.threads or torch.get_num_threads()} CPU threads; outputs go to {output}/", flush=True)
     result = fit(config)
     weights = result.model_best or result.model_last
-    model, _ = load_trained_model(weights)
+    model, _ = load_model(weights)
     dataset = build_split(config.data, "val")
     print(f"\nevaluating {weights} on {len(dataset)} validation images", flush=True)
     metrics = evaluate(model, build_val_loader(dataset, 0), dataset.num_classes, config.eval)

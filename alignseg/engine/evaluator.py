@@ -6,45 +6,32 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
 
-from ..evaluation import ConfusionMatrix, SegmentationMetrics, multi_scale_inference
-from .config import EvalConfig
+from ..evaluation import ConfusionMatrix, InferenceSettings, SegmentationMetrics, predict_logits
 
 __all__ = ["evaluate", "predict_logits"]
 
 
-def predict_logits(model: nn.Module, image: Tensor, config: EvalConfig) -> Tensor:
-    """Logits ``N×K×H×W`` of an eval-mode model for ``image`` with the inference settings of ``config``."""
-    window = config.window if config.window is None or isinstance(config.window, int) else tuple(config.window)
-    return multi_scale_inference(
-        model,
-        image,
-        scales=tuple(config.scales),
-        flip=config.flip,
-        mode=config.mode,
-        window=window,
-        overlap=config.overlap,
-    )
-
-
 @torch.no_grad()
 def evaluate(
-    model: nn.Module,
+    model: nn.Module | Callable[[Tensor], Tensor],
     batches: Iterable[dict],
     num_classes: int,
-    config: EvalConfig,
+    config: InferenceSettings,
     *,
     device: torch.device | str = "cpu",
     ignore_index: int = 255,
     progress: bool = False,
 ) -> SegmentationMetrics:
-    """Metrics of ``model`` over ``batches`` (dicts with ``image`` and ``label``), summed over ranks when
-    torch.distributed is initialised (each rank giving its own shard)."""
-    model.eval()
+    """Metrics of ``model`` (a network, put in eval mode, or an ``alignseg.deploy`` runner) over ``batches``
+    (dicts with ``image`` and ``label``), summed over ranks when torch.distributed is initialised (each
+    rank giving its own shard)."""
+    if isinstance(model, nn.Module):
+        model.eval()
     confusion = ConfusionMatrix(num_classes, ignore_index)
     total = len(batches) if hasattr(batches, "__len__") else None
     start = last_report = time.perf_counter()

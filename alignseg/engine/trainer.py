@@ -6,7 +6,7 @@ Layout of ``train.output_dir``::
     config.yaml                 the resolved config of the run
     checkpoints/last.ckpt       full training state (every epoch, and every N steps if asked): --resume
     checkpoints/best.ckpt       full training state at the best validation mIoU
-    model_last.pt, model_best.pt   alignseg model checkpoints (engine.export) for predict/eval
+    model_last.safetensors, model_best.safetensors   model weights (alignseg.models.checkpoint) for predict/eval
     tensorboard/, csv/          logs (loss, learning rate, validation mIoU and per-class IoU)
 """
 

@@ -3,7 +3,9 @@ SFNet code (whole image, sliding window, multi-scale + flip)."""
 
 from alignseg.evaluation.confusion import ConfusionMatrix, SegmentationMetrics
 from alignseg.evaluation.inference import (
+    InferenceSettings,
     multi_scale_inference,
+    predict_logits,
     sliding_window_inference,
     tile_starts,
     whole_inference,
@@ -11,8 +13,10 @@ from alignseg.evaluation.inference import (
 
 __all__ = [
     "ConfusionMatrix",
+    "InferenceSettings",
     "SegmentationMetrics",
     "multi_scale_inference",
+    "predict_logits",
     "sliding_window_inference",
     "tile_starts",
     "whole_inference",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -18,7 +19,14 @@ from torch import Tensor
 
 from ..models.ops.resize import resize_like
 
-__all__ = ["multi_scale_inference", "sliding_window_inference", "tile_starts", "whole_inference"]
+__all__ = [
+    "InferenceSettings",
+    "multi_scale_inference",
+    "predict_logits",
+    "sliding_window_inference",
+    "tile_starts",
+    "whole_inference",
+]
 
 Model = Callable[[Tensor], Tensor]
 
@@ -150,3 +158,52 @@ def multi_scale_inference(
 
     passes = [(scale, flipped) for scale in scales for flipped in ((False, True) if flip else (False,))]
     return sum(one_pass(scale, flipped) for scale, flipped in passes) / len(passes)
+
+
+@dataclass
+class InferenceSettings:
+    """The test-time mode (spec sfnet.md 4.6) of every command: whole image or sliding ``window`` tiles
+    (``stride``, else ``overlap``), over ``scales``, with an optional horizontal flip; logits are averaged.
+
+    It is the ``eval`` section of a training config, and what ``alignseg eval``/``predict`` and
+    ``alignseg.Predictor`` run with.
+    """
+
+    mode: Literal["whole", "sliding"] = "whole"
+    scales: list[float] = field(default_factory=lambda: [1.0])
+    flip: bool = False
+    window: int | list[int] | None = None  # sliding window side or [height, width]
+    stride: int | list[int] | None = None  # None: from overlap, as released
+    overlap: float = 1 / 3
+
+    def check(self, prefix: str = "") -> InferenceSettings:
+        """Raise ``ValueError`` naming the setting (``prefix`` + name) that cannot run; returns ``self``."""
+        if self.mode not in ("whole", "sliding"):
+            raise ValueError(f"{prefix}mode must be 'whole' or 'sliding', got {self.mode!r}")
+        if self.mode == "sliding" and self.window is None:
+            raise ValueError(f"{prefix}mode 'sliding' needs {prefix}window (a tile size, e.g. 832 or [768, 768])")
+        if not self.scales or any(s <= 0 for s in self.scales):
+            raise ValueError(f"{prefix}scales must be a non-empty list of positive numbers, got {list(self.scales)}")
+        if not 0.0 <= self.overlap < 1.0:
+            raise ValueError(f"{prefix}overlap must be in [0, 1), got {self.overlap}")
+        return self
+
+    @property
+    def single_pass(self) -> bool:
+        """True when the result is one whole-image forward pass at the original size."""
+        return self.mode == "whole" and list(self.scales) == [1.0] and not self.flip
+
+
+def predict_logits(model: Model, image: Tensor, settings: InferenceSettings) -> Tensor:
+    """Logits ``N×K×H×W`` of ``model`` (an eval-mode network or a runner) for ``image`` with ``settings``."""
+    window, stride = settings.window, settings.stride
+    return multi_scale_inference(
+        model,
+        image,
+        scales=tuple(settings.scales),
+        flip=settings.flip,
+        mode=settings.mode,
+        window=window if window is None or isinstance(window, int) else tuple(window),
+        stride=stride if stride is None or isinstance(stride, int) else tuple(stride),
+        overlap=settings.overlap,
+    )

@@ -1,87 +1,44 @@
-"""``Predictor``: an alignseg checkpoint in, label maps (and optionally logits and semantic flows) out.
+"""``Predictor``: a weights file in (checkpoint, ``save_pretrained`` folder, .onnx or OpenVINO .xml), label
+maps out (and on request class probabilities and semantic flows), for one image, a batch, a folder or a video.
 
-The predictor normalises RGB images like training did (ImageNet mean/std on values in [0, 1]), runs one
-of the released test-time modes of ``alignseg.evaluation`` (whole image or sliding window, over scales and
-an optional horizontal flip, logits averaged) through a backend, and takes the arg-max.
+It normalises RGB images as the model was trained (the file's mean/std; ImageNet's by default), runs the
+test-time mode of its ``InferenceSettings`` (whole image or sliding window, over scales and an optional
+horizontal flip, logits averaged) through one ``alignseg.deploy`` runner, built once, and takes the arg-max.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ..data import (
-    CAMVID_CLASSES,
-    CAMVID_PALETTE,
-    CITYSCAPES_CLASSES,
-    CITYSCAPES_PALETTE,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    default_palette,
-    read_image,
-)
-from ..evaluation import multi_scale_inference
+from ..data.io import read_image
+from ..data.labels import CAMVID_CLASSES, CAMVID_PALETTE, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, default_palette
+from ..data.normalize import IMAGENET_MEAN, IMAGENET_STD
+from ..deploy.runtimes import Runner, build_runner, is_exported
+from ..evaluation.inference import InferenceSettings, predict_logits
+from ..models.checkpoint import ModelRecord
+from ..models.factory import load_model
 from ..models.ops.flow_warp import flow_to_pixels
-from ..models.weights import Checkpoint, WeightsError, read_checkpoint
-from .backends import Backend, check_backend, create_backend, resolve_device
+from ..models.weights import WeightsError
+from .inputs import find_images, read_video_frames
 
-__all__ = [
-    "DATASET_TABLES",
-    "CheckpointInfo",
-    "InferenceSettings",
-    "Prediction",
-    "Predictor",
-    "read_checkpoint_info",
-    "resolve_classes",
-]
+__all__ = ["DATASET_TABLES", "Prediction", "Predictor", "resolve_classes"]
 
 Color = tuple[int, int, int]
+# A PyTorch model run by onnxruntime/openvino is exported once, with dynamic height and width, traced here.
+_EXPORT_SIZE = (256, 512)
 
 DATASET_TABLES: dict[str, tuple[tuple[str, ...], tuple[Color, ...]]] = {
     "cityscapes": (CITYSCAPES_CLASSES, CITYSCAPES_PALETTE),
     "camvid": (CAMVID_CLASSES, CAMVID_PALETTE),
 }
-"""Class names and palettes ``--dataset`` can choose, for checkpoints that do not carry their own."""
-
-
-@dataclass(frozen=True)
-class CheckpointInfo:
-    """The metadata of an alignseg checkpoint; ``None`` where the file does not say (bare state dicts,
-    ``alignseg convert`` output without class names or palette)."""
-
-    path: Path
-    model: str | None = None
-    num_classes: int | None = None
-    class_names: tuple[str, ...] | None = None
-    palette: tuple[Color, ...] | None = None
-    ignore_index: int = 255
-
-
-def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
-    """Read the metadata of a checkpoint written by the training engine or ``alignseg convert``."""
-    return checkpoint_info(read_checkpoint(path))
-
-
-def checkpoint_info(checkpoint: Checkpoint) -> CheckpointInfo:
-    """The metadata of a checkpoint already read, with the types checked."""
-    meta, path = checkpoint.metadata, checkpoint.source
-    model, num_classes = meta.get("model"), meta.get("num_classes")
-    names, palette = meta.get("class_names"), meta.get("palette")
-    return CheckpointInfo(
-        path=Path(path),
-        model=model if isinstance(model, str) else None,
-        num_classes=int(num_classes) if isinstance(num_classes, int) else None,
-        class_names=tuple(str(name) for name in names) if names else None,
-        palette=tuple((int(r), int(g), int(b)) for r, g, b in palette) if palette else None,
-        ignore_index=int(meta.get("ignore_index", 255)),
-    )
+"""Class names and palettes ``--dataset`` can choose, for weights that do not carry their own."""
 
 
 def resolve_classes(
@@ -104,38 +61,15 @@ def resolve_classes(
     return tuple(names), tuple(colors)
 
 
-@dataclass(frozen=True)
-class InferenceSettings:
-    """Test-time mode (spec sfnet.md 4.6): whole image or sliding ``window`` tiles, over ``scales``,
-    with an optional horizontal flip; logits are averaged over all passes."""
-
-    mode: Literal["whole", "sliding"] = "whole"
-    scales: tuple[float, ...] = (1.0,)
-    flip: bool = False
-    window: tuple[int, int] | None = None
-    stride: tuple[int, int] | None = None
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("whole", "sliding"):
-            raise ValueError(f"inference mode must be 'whole' or 'sliding', got {self.mode!r}")
-        if self.mode == "sliding" and self.window is None:
-            raise ValueError("sliding-window inference needs a window size (--window H W)")
-        if not self.scales or any(scale <= 0 for scale in self.scales):
-            raise ValueError(f"scales must be positive numbers, got {list(self.scales)}")
-
-    @property
-    def single_pass(self) -> bool:
-        """True when the result is one whole-image forward pass at the original size."""
-        return self.mode == "whole" and tuple(self.scales) == (1.0,) and not self.flip
-
-
 @dataclass
 class Prediction:
-    """One image's result: ``label`` ``H×W`` uint8 class ids; ``logits`` ``1×K×H×W`` (when asked for);
-    ``flows`` the semantic flows in output-grid pixels, one ``2×h×w`` array per flow field (when asked for)."""
+    """One image's result: ``label`` ``H×W`` uint8 class ids; on request ``logits`` ``1×K×H×W``,
+    ``probabilities`` ``K×H×W`` float32 (softmax of the logits) and ``flows``, the semantic flows in
+    output-grid pixels, one ``2×h×w`` array per flow field (PyTorch weights of flow-aligned models only)."""
 
     label: np.ndarray
     logits: Tensor | None = None
+    probabilities: np.ndarray | None = None
     flows: list[np.ndarray] = field(default_factory=list)
 
 
@@ -150,28 +84,32 @@ def split_flows(flows: Sequence[Tensor]) -> list[np.ndarray]:
 
 
 class Predictor:
-    """Label maps for RGB images from a backend (see ``backends.py``) and the inference settings."""
+    """Label maps for RGB images: a ``Runner`` (any backend), the model's ``ModelRecord`` and the settings.
 
-    def __init__(
-        self,
-        backend: Backend,
-        *,
-        class_names: Sequence[str] | None = None,
-        palette: Sequence[Sequence[int]] | None = None,
-        settings: InferenceSettings | None = None,
-        ignore_index: int = 255,
-        model_name: str | None = None,
-    ) -> None:
-        self.backend = backend
-        self.num_classes = int(backend.num_classes)
+    Build one with :meth:`from_checkpoint` (any weights file) or :meth:`from_pretrained` (a folder of
+    ``alignseg.save_pretrained``)::
+
+        predictor = alignseg.Predictor.from_checkpoint("model_best.safetensors")   # or .onnx / .xml
+        prediction = predictor("street.jpg")                 # .label: H×W uint8 class ids
+        batch = predictor([image_a, image_b], return_probabilities=True)
+        for path, prediction in predictor.predict_folder("images/"): ...
+    """
+
+    def __init__(self, runner: Runner, record: ModelRecord | None = None, *, settings: InferenceSettings | None = None,
+                 dataset: str | None = None) -> None:
+        record = record or runner.record or ModelRecord()
+        self.runner = runner
+        self.record = record
+        self.num_classes = int(record.num_classes or runner.num_classes or 0)
         if not 1 <= self.num_classes <= 255:
             raise ValueError(f"{self.num_classes} classes do not fit 8-bit label maps (at most 255 classes)")
-        self.class_names, self.palette = resolve_classes(self.num_classes, class_names=class_names, palette=palette)
-        self.settings = settings or InferenceSettings()
-        self.ignore_index = ignore_index
-        self.model_name = model_name
-        self._mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        self._std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        self.class_names, self.palette = resolve_classes(
+            self.num_classes, class_names=record.class_names, palette=record.palette, dataset=dataset)
+        self.settings = (settings or InferenceSettings()).check()
+        self.ignore_index = record.ignore_index
+        self.model_name = record.model
+        self._mean = torch.tensor(record.mean or IMAGENET_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
+        self._std = torch.tensor(record.std or IMAGENET_STD, dtype=torch.float32).view(1, 3, 1, 1)
 
     @classmethod
     def from_checkpoint(
@@ -182,88 +120,127 @@ class Predictor:
         num_classes: int | None = None,
         dataset: str | None = None,
         settings: InferenceSettings | None = None,
-        backend: str = "torch",
-        device: str = "cpu",
+        backend: str | None = None,
+        device: str | None = None,
         precision: str = "fp32",
         calibration: str | os.PathLike | None = None,
+        threads: int | None = None,
     ) -> Predictor:
-        """Build the model named in the checkpoint (or ``model``), load its weights and wrap it.
+        """A predictor for a weights file: an alignseg checkpoint (.safetensors, or an older .pt/.ckpt), a
+        released checkpoint (``model`` names it), or an exported .onnx / OpenVINO .xml, run as it is.
 
-        Class names and palette come from the checkpoint unless ``dataset`` names a table; a checkpoint
-        without them (``alignseg convert`` output) falls back to ``default_palette``. ``calibration`` is
-        the image folder an openvino int8 backend is quantised from.
+        The model name, classes, palette and normalisation come from the file (``model``/``num_classes``
+        for files that do not record them; ``dataset`` picks a palette table instead). ``backend`` is
+        eager PyTorch for checkpoints (or ``compile``, ``onnxruntime``, ``openvino``: the model is exported
+        once, here) and onnxruntime/openvino for .onnx/.xml; ``device`` defaults to the best one available.
+        ``calibration`` is the image folder an openvino ``int8`` runner is quantised from.
         """
-        from ..models.factory import create_model
+        from ..deploy.quantize import calibration_for
 
-        checkpoint = read_checkpoint(weights)
-        info = checkpoint_info(checkpoint)
-        name = model or info.model
-        if name is None:
-            raise WeightsError(f"weights file {info.path} does not name its model: pass --model NAME")
-        classes = num_classes or info.num_classes
-        if classes is None:
-            raise WeightsError(f"weights file {info.path} does not give its number of classes: pass --num-classes K")
-        check_backend(backend)  # fail before building the model
-        resolve_device(device)
-        network = create_model(name, num_classes=classes, pretrained=checkpoint)
-        names, palette = resolve_classes(classes, class_names=info.class_names, palette=info.palette, dataset=dataset)
-        return cls(
-            create_backend(backend, network, classes, device, precision, calibration),
-            class_names=names,
-            palette=palette,
-            settings=settings,
-            ignore_index=info.ignore_index,
-            model_name=name,
-        )
+        options = {"device": device, "precision": precision, "threads": threads}
+        if is_exported(weights):
+            if not Path(weights).is_file():
+                raise WeightsError(f"exported model not found: {os.fspath(weights)!r}")
+            runner = build_runner(backend, weights, **options,
+                                  calibration=calibration_for(precision, calibration, _EXPORT_SIZE))
+            record = runner.record or ModelRecord()
+            for key, asked in (("model", model), ("num_classes", num_classes)):
+                stored = getattr(record, key)
+                if asked is not None and stored is not None and asked != stored:
+                    runner.close()
+                    raise WeightsError(f"{os.fspath(weights)} holds {key} {stored}, not {asked}")
+            record = record.replace(model=record.model or model, num_classes=record.num_classes or num_classes)
+        else:
+            network, record = load_model(weights, model=model, num_classes=num_classes)
+            runner = build_runner(backend, network, **options, export={"size": _EXPORT_SIZE},
+                                  calibration=calibration_for(precision, calibration, _EXPORT_SIZE))
+        return cls(runner, record, settings=settings, dataset=dataset)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, **options) -> Predictor:
+        """A predictor for a ``save_pretrained`` folder (its ``model.safetensors``; nothing is downloaded)."""
+        if not Path(folder).is_dir():
+            raise WeightsError(f"{os.fspath(folder)!r} is not a save_pretrained folder")
+        return cls.from_checkpoint(folder, **options)
 
     @property
     def device(self) -> torch.device:
-        """Where batches are prepared: the backend's device (torch), else the CPU."""
-        return torch.device(getattr(self.backend, "device", "cpu"))
+        """Where batches are prepared: the runner's device."""
+        return torch.device(self.runner.device)
 
     @property
     def has_flows(self) -> bool:
-        """Whether the backend can return semantic flows (models without flows then return none)."""
-        return hasattr(self.backend, "forward_with_flows")
+        """Whether the runner can return semantic flows (PyTorch runners; models without flows give none)."""
+        return hasattr(self.runner, "forward_with_flows")
 
     def preprocess(self, image: np.ndarray) -> Tensor:
         """``H×W×3`` RGB uint8 → normalised ``1×3×H×W`` float tensor."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an H×W×3 RGB uint8 image, got {image.dtype} {image.shape}")
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+        pixels = torch.from_numpy(np.require(image, requirements=["C", "W"]))  # copies read-only arrays (PIL's)
+        tensor = pixels.permute(2, 0, 1).unsqueeze(0).float() / 255.0
         return (tensor - self._mean) / self._std
 
     def predict(
         self,
-        image: np.ndarray | str | os.PathLike,
+        image: np.ndarray | str | os.PathLike | Sequence[np.ndarray | str | os.PathLike],
         *,
         return_logits: bool = False,
+        return_probabilities: bool = False,
         return_flows: bool = False,
-    ) -> Prediction:
-        """Predict one image (an RGB array or an image file path)."""
-        if isinstance(image, (str, os.PathLike)):
-            image = read_image(image)
-        batch = self.preprocess(image).to(self.device)
-        flows: list[np.ndarray] = []
+    ) -> Prediction | list[Prediction]:
+        """Predict one image (an RGB array or an image file path), or a list of them (a batch: images of
+        one size run as one batch through the runner)."""
+        asks = {"return_logits": return_logits, "return_probabilities": return_probabilities,
+                "return_flows": return_flows}
+        if isinstance(image, list | tuple):
+            return self._predict_batch([self._read(item) for item in image], **asks)
+        return self._predict_batch([self._read(image)], **asks)[0]
+
+    __call__ = predict
+
+    def predict_folder(self, folder: str | os.PathLike, **asks: bool) -> Iterator[tuple[Path, Prediction]]:
+        """``(path, prediction)`` for every image under ``folder`` (recursively, sorted)."""
+        for path in find_images(folder):
+            yield path, self.predict(path, **asks)
+
+    def predict_video(self, path: str | os.PathLike, *, max_frames: int | None = None,
+                      **asks: bool) -> Iterator[tuple[np.ndarray, Prediction]]:
+        """``(frame, prediction)`` for every frame of a video (OpenCV reads it: extra ``alignseg[train]``)."""
+        for frame in read_video_frames(path, max_frames):
+            yield frame, self.predict(frame, **asks)
+
+    @staticmethod
+    def _read(image: np.ndarray | str | os.PathLike) -> np.ndarray:
+        return read_image(image) if isinstance(image, str | os.PathLike) else np.asarray(image)
+
+    def _predict_batch(self, images: list[np.ndarray], *, return_logits: bool, return_probabilities: bool,
+                       return_flows: bool) -> list[Prediction]:
+        if not images:
+            return []
+        batch = torch.cat([self.preprocess(image) for image in images]) if len({i.shape for i in images}) == 1 \
+            else None
+        if batch is None:  # images of different sizes run one by one
+            return [self._predict_batch([image], return_logits=return_logits,
+                                        return_probabilities=return_probabilities, return_flows=return_flows)[0]
+                    for image in images]
+        batch = batch.to(self.device)
+        flows: list[list[np.ndarray]] = [[] for _ in images]
         logits = None
         if return_flows and self.has_flows:
-            flow_logits, raw_flows = self.backend.forward_with_flows(batch)  # type: ignore[attr-defined]
-            flows = split_flows(raw_flows)
+            flow_logits, raw_flows = self.runner.forward_with_flows(batch)
+            flows = [split_flows([flow[i:i + 1] for flow in raw_flows]) for i in range(len(images))]
             if self.settings.single_pass:
                 logits = flow_logits
         if logits is None:
-            settings = self.settings
-            logits = multi_scale_inference(
-                self.backend,
-                batch,
-                scales=settings.scales,
-                flip=settings.flip,
-                mode=settings.mode,
-                window=settings.window,
-                stride=settings.stride,
-            )
-        label = logits.argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
-        return Prediction(label=label, logits=logits.cpu() if return_logits else None, flows=flows)
+            logits = predict_logits(self.runner, batch, self.settings)
+        labels = logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
+        probabilities = torch.softmax(logits.float(), dim=1).cpu().numpy() if return_probabilities else None
+        return [Prediction(label=labels[i], logits=logits[i:i + 1].cpu() if return_logits else None,
+                           probabilities=None if probabilities is None else probabilities[i], flows=flows[i])
+                for i in range(len(images))]
 
-    __call__ = predict
+    def close(self) -> None:
+        """Free the runner (sessions, temporary exports)."""
+        self.runner.close()

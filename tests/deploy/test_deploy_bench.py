@@ -17,7 +17,7 @@ from alignseg.deploy.bench import (
     validate_options,
     validate_record,
 )
-from alignseg.deploy.loading import load_model
+from alignseg.deploy.loading import random_model
 
 TYPES = {
     "schema_version": int, "model": str, "weights": str, "input_size": list, "batch": int, "backend": str,
@@ -42,7 +42,7 @@ def _check_types(record):
 def test_cli_bench_writes_a_valid_record(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "sfnet_lite_r18", "--size", "64", "128", "--runs", "2", "--warmup", "1",
-                 "--json", str(out)]) == 0
+                 "--output", str(out)]) == 0
     record = json.loads(out.read_text())
     _check_types(record)
     assert record["input_size"] == [64, 128] and record["backend"] == "eager" and record["parity"] is None
@@ -53,7 +53,7 @@ def test_cli_bench_writes_a_valid_record(tmp_path, capsys):
 
 def test_non_eager_backend_reports_parity():
     pytest.importorskip("onnxruntime")
-    model = load_model("sfnet_df1", random_init=True)
+    model = random_model("sfnet_df1")
     record = benchmark(model, name="sfnet_df1", size=(64, 128), backend="onnxruntime", runs=2, warmup=1, threads=1)
     _check_types(record)
     json.dumps(record)  # serialisable as it is
@@ -62,7 +62,7 @@ def test_non_eager_backend_reports_parity():
 
 
 def test_fapn_macs_follow_include_deform():
-    model = load_model("fapn_r18", random_init=True)
+    model = random_model("fapn_r18")
     kwargs = dict(name="fapn_r18", size=(64, 64), runs=1, warmup=0)
     without = benchmark(model, **kwargs)
     with_deform = benchmark(model, include_deform=True, **kwargs)

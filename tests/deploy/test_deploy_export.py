@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
-from alignseg.deploy.export import ParityError, default_check_sizes, export_model, prepare_for_export
-from alignseg.deploy.loading import load_model
+from alignseg.deploy.export import ParityError, default_check_sizes, export_model
+from alignseg.deploy.loading import random_model
+from alignseg.deploy.onnx_graph import prepare_for_export
+from alignseg.models.checkpoint import ModelRecord
 
 onnx = pytest.importorskip("onnx", reason="onnx is in the [deploy] extra")
 pytest.importorskip("onnxruntime", reason="onnxruntime is in the [deploy] extra")
@@ -17,10 +21,10 @@ CHECK_SIZES = [(96, 160), (200, 330)]  # 200x330: not a multiple of 32 or 96; PP
 
 @pytest.mark.parametrize("name", ["sfnet_r18", "sfnet_lite_r18", "fapn_r18"])
 def test_export_round_trip_with_parity(name, tmp_path):
-    model = load_model(name, random_init=True, seed=1)
+    model = random_model(name, seed=1)
     model.aux_heads.append(torch.nn.Conv2d(8, 19, 1))  # a train-only head: must not reach the export
     path = tmp_path / f"{name}.onnx"
-    report = export_model(model, path, size=EXPORT_SIZE, check_sizes=CHECK_SIZES, metadata={"alignseg_model": name})
+    report = export_model(model, path, size=EXPORT_SIZE, check_sizes=CHECK_SIZES, record=ModelRecord(model=name))
     assert report.passed and [c.size for c in report.checks] == CHECK_SIZES
     for check in report.checks:
         assert check.max_abs_diff < 1e-4 and check.argmax_agreement >= 0.999
@@ -32,13 +36,15 @@ def test_export_round_trip_with_parity(name, tmp_path):
     assert "BatchNormalization" not in ops, "BatchNorm must be folded into the convolutions"
     names = [node.name for node in proto.graph.node] + [init.name for init in proto.graph.initializer]
     assert not [n for n in names if "aux" in n], "deep-supervision heads must not be in the graph"
-    assert {p.key: p.value for p in proto.metadata_props}["alignseg_model"] == name
+    record = json.loads({p.key: p.value for p in proto.metadata_props}["alignseg"])
+    assert record["model"] == name and record["num_classes"] == 19 and "input_size" not in record
+    assert record["align_corners"] is (name != "fapn_r18")
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3, "height", "width"]
 
 
 def test_static_export_and_failed_parity_leave_no_file(tmp_path):
-    model = load_model("sfnet_lite_r18", random_init=True)
+    model = random_model("sfnet_lite_r18")
     static = export_model(model, tmp_path / "static.onnx", size=(64, 128), dynamic=False)
     assert static.passed and [c.size for c in static.checks] == [(64, 128), (64, 128)]
     dims = onnx.load(str(tmp_path / "static.onnx")).graph.input[0].type.tensor_type.shape.dim
@@ -51,7 +57,7 @@ def test_static_export_and_failed_parity_leave_no_file(tmp_path):
 
 
 def test_prepare_for_export_removes_heads_and_keeps_the_original():
-    model = load_model("sfnet_df1", random_init=True)
+    model = random_model("sfnet_df1")
     assert len(model.aux_heads) == 2
     prepared = prepare_for_export(model)
     assert len(prepared.aux_heads) == 0 and len(model.aux_heads) == 2
@@ -66,7 +72,7 @@ def test_default_check_sizes():
 
 
 def test_bad_arguments(tmp_path):
-    model = load_model("sfnet_lite_r18", random_init=True)
+    model = random_model("sfnet_lite_r18")
     with pytest.raises(ValueError, match=r"must end in \.xml"):
         export_model(model, tmp_path / "m.onnx", format="openvino")
     with pytest.raises(ValueError, match="unknown format"):
@@ -75,5 +81,3 @@ def test_bad_arguments(tmp_path):
         export_model(model, tmp_path / "m.onnx", size=(16, 64))
     with pytest.raises(ValueError, match="static export runs at 64x128 only"):
         export_model(model, tmp_path / "m.onnx", size=(64, 128), dynamic=False, check_sizes=[(96, 160)])
-    with pytest.raises(ValueError, match="--random-init"):
-        load_model("sfnet_lite_r18")

@@ -10,7 +10,7 @@ from PIL import Image
 
 from alignseg.cli import main
 from alignseg.deploy.export import export_model
-from alignseg.deploy.loading import load_model
+from alignseg.deploy.loading import random_model
 from alignseg.deploy.quantize import (
     calibration_batches,
     image_batch,
@@ -31,7 +31,7 @@ def camvid():
 
 @pytest.fixture(scope="module")
 def small_model():
-    return load_model("sfnet_df1", random_init=True)
+    return random_model("sfnet_df1")
 
 
 def test_spread_takes_evenly_spaced_items_with_both_ends():

@@ -9,13 +9,13 @@ import torch
 
 from alignseg.deploy.export import compare_logits, export_model
 from alignseg.deploy.extras import require
-from alignseg.deploy.loading import load_model
+from alignseg.deploy.loading import random_model
 from alignseg.deploy.runtimes import build_runner, canonical_backend, check_precision
 
 
 @pytest.fixture(scope="module")
 def small_model():
-    return load_model("sfnet_df1", random_init=True)
+    return random_model("sfnet_df1")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,9 @@ import pytest
 import torch
 import yaml
 
+from alignseg.data import IMAGENET_MEAN
 from alignseg.engine.config import ConfigError
+from alignseg.models.checkpoint import read_checkpoint
 
 
 def tiny_overrides(output_dir, *extra: str, train_samples: int = 8, batch_size: int = 2) -> list[str]:
@@ -80,31 +82,33 @@ def test_cli_train_writes_checkpoints_and_exports_loadable_weights(tmp_path, cap
     assert "last validation mIoU" in out
 
     run = tmp_path / "run"
-    for name in ("config.yaml", "checkpoints/last.ckpt", "checkpoints/best.ckpt", "model_last.pt", "model_best.pt"):
+    for name in ("config.yaml", "checkpoints/last.ckpt", "checkpoints/best.ckpt", "model_last.safetensors",
+                 "model_best.safetensors"):
         assert (run / name).is_file(), name
     assert list((run / "csv").rglob("metrics.csv")) and list((run / "tensorboard").rglob("events.out.*"))
     assert not [p for p in run.rglob("*.tmp")]
 
-    record = torch.load(run / "model_last.pt", weights_only=True)
-    assert record["model"] == "sfnet_lite_r18" and record["num_classes"] == 6 and record["ignore_index"] == 255
-    assert record["class_names"][0] == "background" and len(record["palette"]) == 6
-    assert all(len(c) == 3 for c in record["palette"])
-    model = alignseg.create_model("sfnet_lite_r18", num_classes=6, pretrained=run / "model_last.pt")
+    checkpoint = read_checkpoint(run / "model_last.safetensors")
+    record = checkpoint.record
+    assert record.model == "sfnet_lite_r18" and record.num_classes == 6 and record.ignore_index == 255
+    assert record.class_names[0] == "background" and len(record.palette) == 6 and record.config["model"]
+    assert record.mean == IMAGENET_MEAN and record.align_corners is True and record.step == 2
+    model = alignseg.create_model("sfnet_lite_r18", num_classes=6, pretrained=run / "model_last.safetensors")
     state = model.state_dict()
-    assert all(torch.equal(state[k], v) for k, v in record["state_dict"].items())
+    assert all(torch.equal(state[k], v) for k, v in checkpoint.state_dict.items())
 
     # eval from the exported file (model name read from it) and from the training checkpoint
     metrics_file = tmp_path / "metrics.json"
-    assert main(["eval", "--weights", str(run / "model_best.pt"), "--config", str(run / "config.yaml"),
-                 "--json", str(metrics_file), "eval.flip=true"]) == 0
+    assert main(["eval", "--weights", str(run / "model_best.safetensors"), "--config", str(run / "config.yaml"),
+                 "--output", str(metrics_file), "eval.flip=true"]) == 0
     out = capsys.readouterr().out
     assert "mIoU" in out and "pixel accuracy" in out and "background" in out
     metrics = json.loads(metrics_file.read_text())
-    assert metrics["images"] == 2 and set(metrics["iou"]) == set(record["class_names"])
+    assert metrics["images"] == 2 and set(metrics["iou"]) == set(record.class_names)
     assert sum(map(sum, metrics["confusion_matrix"])) == 2 * 64 * 64
     assert main(["eval", "--weights", str(run / "checkpoints" / "last.ckpt"), "--dataset", "shapes",
                  "data.val_kwargs={num_samples: 2, size: 64, seed: 1}", "data.workers=0"]) == 0
-    assert main(["eval", "--weights", str(run / "model_best.pt"), "--model", "sfnet_r18"]) == 2
+    assert main(["eval", "--weights", str(run / "model_best.safetensors"), "--model", "sfnet_r18"]) == 2
     assert "holds a sfnet_lite_r18 model" in capsys.readouterr().err
 
 
@@ -208,8 +212,8 @@ def test_coco_stuff_recipe_trains_and_records_decoder_options(tmp_path, capsys):
                  "data.crop_size=[64, 64]", "data.batch_size=2", "data.workers=0", "train.max_steps=2",
                  "train.accelerator=cpu", "train.threads=1", "train.progress_bar=false", "train.val_every_n_epochs=1",
                  f"train.output_dir={run}", "model.decoder_options={upsample_mode: bilinear}"]) == 0
-    record = torch.load(run / "model_last.pt", weights_only=True)
-    assert record["num_classes"] == 171 and record["class_names"][170] == "wood"
-    assert record["decoder_options"] == {"upsample_mode": "bilinear"}
-    assert main(["eval", "--weights", str(run / "model_last.pt"), "--config", str(run / "config.yaml")]) == 0
+    record = read_checkpoint(run / "model_last.safetensors").record
+    assert record.num_classes == 171 and record.class_names[170] == "wood"
+    assert record.decoder_options == {"upsample_mode": "bilinear"}
+    assert main(["eval", "--weights", str(run / "model_last.safetensors"), "--config", str(run / "config.yaml")]) == 0
     assert "mIoU" in capsys.readouterr().out

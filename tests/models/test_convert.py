@@ -14,6 +14,7 @@ from conftest import shared_path
 
 import alignseg
 from alignseg.cli import main
+from alignseg.models.checkpoint import read_checkpoint
 from alignseg.models.convert.checkpoint import convert_checkpoint
 from alignseg.models.weights import WeightsError
 
@@ -71,8 +72,8 @@ def test_conversion_maps_every_official_tensor(tmp_path, key_file, model_name, d
     source, official = save_official(tmp_path, key_file)
     output = tmp_path / f"{model_name}.pt"
     report = convert_checkpoint("sfsegnets", source, output, model_name)
-    saved = torch.load(output, weights_only=True)
-    assert saved["model"] == model_name and saved["num_classes"] == 19
+    saved = read_checkpoint(output).record
+    assert saved.model == model_name and saved.num_classes == 19 and saved.source.startswith("converted from")
     model = alignseg.create_model(model_name, pretrained=output).eval()
     ours = model.state_dict()
     # the classifier and the first backbone conv carry the official values

@@ -370,13 +370,15 @@ def test_decoder_options_reach_the_decoder_and_unknown_ones_are_named():
 
 
 def test_checkpoint_records_decoder_options_and_rebuilds_with_them(tmp_path):
-    from alignseg.engine.export import export_weights, load_trained_model
+    from alignseg.models.checkpoint import save_checkpoint
+    from alignseg.models.factory import load_model
 
     model = alignseg.create_model("fapn_r50", num_classes=3, decoder_options={"norm": "GN"})
-    path = export_weights(tmp_path / "gn.pt", model, model_name="fapn_r50", class_names=["a", "b", "c"],
-                          palette=[[0, 0, 0]] * 3, decoder_options={"norm": "GN"})
-    loaded, meta = load_trained_model(path)
-    assert meta["decoder_options"] == {"norm": "GN"} and loaded.decoder.neck.top.norm is not None
+    path = save_checkpoint(tmp_path / "gn.safetensors", model, model="fapn_r50", class_names=["a", "b", "c"],
+                           palette=[[0, 0, 0]] * 3, decoder_options={"norm": "GN"})
+    loaded, record = load_model(path)
+    assert record.decoder_options == {"norm": "GN"} and loaded.decoder.neck.top.norm is not None
+    assert record.align_corners is False  # detectron2's resize convention travels with the weights
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
 

@@ -7,7 +7,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from ..weights import WeightsError, load_strict, read_state_dict
+from ..checkpoint import read_state_dict
+from ..weights import WeightsError, load_strict, strip_prefix
 from .base import Backbone, FeatureInfo
 from .dfnet import DFNet1, DFNet2, df1, df2
 from .resnet import ResNet, resnet18, resnet34, resnet50, resnet101
@@ -42,8 +43,9 @@ class UnknownBackboneError(KeyError, ValueError):
 def build_backbone(name: str, *, pretrained: str | os.PathLike | None = None, **kwargs: Any) -> Backbone:
     """Build the backbone ``name`` with ``kwargs`` and optionally load weights from a local file.
 
-    The file may use official or torchvision names: ``remap_pretrained`` renames them, keys dropped on
-    purpose (ImageNet classifiers, aliases) are logged, and anything else that does not fit raises one
+    The file may be a whole alignseg model (its ``backbone.`` tensors are used) or use official or
+    torchvision names: ``remap_pretrained`` renames them, keys dropped on purpose (ImageNet classifiers,
+    aliases) are logged, and anything else that does not fit raises one
     :class:`~alignseg.models.weights.WeightsError` naming the file and the first mismatched keys.
     """
     if name not in BACKBONES:
@@ -52,6 +54,8 @@ def build_backbone(name: str, *, pretrained: str | os.PathLike | None = None, **
     if pretrained is not None:
         path = os.fspath(pretrained)
         source = read_state_dict(path)
+        if any(key.startswith("backbone.") for key in source):  # a whole alignseg model: its trunk
+            source = strip_prefix({k: v for k, v in source.items() if k.startswith("backbone.")}, "backbone.")
         try:
             state_dict, dropped = model.remap_pretrained(source)
         except WeightsError as exc:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ...fileio import atomic_torch_save
-from ..weights import read_state_dict
+from ..checkpoint import read_state_dict, save_checkpoint
 from ..zoo import build_model, get_entry
 from . import CONVERTERS
 from .report import ConversionReport
@@ -32,8 +31,8 @@ def convert_checkpoint(
 ) -> ConversionReport:
     """Read ``input_path`` (a checkpoint of code base ``source``), map it onto ``model_name``, save it.
 
-    The output holds ``{"model", "num_classes", "converted_from", "state_dict"}`` and loads with
-    ``alignseg.create_model(model_name, num_classes=..., pretrained=output_path)``.
+    The output is an alignseg weights file (``alignseg.models.checkpoint``) recording the model name, the
+    number of classes and the source; ``alignseg.load_model(output_path)`` loads it.
     """
     if source not in CONVERTERS:
         raise ValueError(f"unknown checkpoint source {source!r}; valid: {', '.join(CONVERTERS)}")
@@ -48,9 +47,6 @@ def convert_checkpoint(
     model = build_model(model_name, num_classes=classes, aux_heads=has_aux and entry.decoder == "aligned_fpn")
     report = CONVERTERS[source](state_dict, model, backbone_name=entry.backbone, decoder_kind=entry.decoder,
                                 source=path)
-    atomic_torch_save(
-        {"model": model_name, "num_classes": classes, "converted_from": f"{source}:{os.path.basename(path)}",
-         "state_dict": model.state_dict()},
-        output_path,
-    )
+    save_checkpoint(output_path, model, model=model_name, num_classes=classes,
+                    source=f"converted from {source}:{os.path.basename(path)}")
     return report
