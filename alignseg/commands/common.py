@@ -6,8 +6,19 @@ import argparse
 
 from ..deploy.runtimes import BACKENDS, PRECISIONS, canonical_backend
 
-HELP_FORMAT = argparse.ArgumentDefaultsHelpFormatter
-"""Every subcommand's ``--help`` shows each flag's default."""
+
+class HelpFormat(argparse.HelpFormatter):
+    """Every subcommand's ``--help`` shows each flag's default: appended as ``(default: X)``, unless the help
+    already says it in words, the flag is a switch (off by default) or has no value (None)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+HELP_FORMAT = HelpFormat
 
 
 def positive_int(text: str) -> int:
@@ -38,8 +49,8 @@ def add_runtime(parser: argparse.ArgumentParser, *, backend: str | None, calibra
                         help="auto (cuda when available, else cpu), cpu, cuda or cuda:N; openvino runs on the cpu")
     parser.add_argument("--backend", type=canonical_backend, default=backend, metavar="{" + ",".join(BACKENDS) + "}",
                         help="runtime: eager/compile PyTorch, or onnxruntime/openvino (a checkpoint is exported "
-                             "once; an .onnx/.xml runs as it is). None: eager for checkpoints, onnxruntime for "
-                             ".onnx, openvino for .xml")
+                             "once; an .onnx/.xml runs as it is) (default: eager for checkpoints, onnxruntime "
+                             "for .onnx, openvino for .xml)")
     parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
                         help="eager/compile: autocast dtype; openvino: inference precision, or int8 (NNCF "
                              "post-training quantisation from --calibration images); onnxruntime: fp32")

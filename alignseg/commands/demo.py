@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from .common import HELP_FORMAT
+
 
 def run(args: argparse.Namespace) -> int:
+    from ..deploy.extras import require
+
+    for module in ("lightning", "cv2", "albumentations"):  # one line naming the extra when missing
+        require(module, extra="train")
     from ..engine import load_config
     from ..engine.demo import demo_config, run_demo
 
@@ -18,13 +24,15 @@ def run(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser(
         "demo",
+        formatter_class=HELP_FORMAT,
         help="train a small SFNet-Lite on generated shapes, evaluate it and draw overlays (CPU, minutes)",
         description="Train sfnet_lite_r18 from fresh weights on procedurally generated 128x128 images of "
         "shapes, evaluate it (per-class IoU, mIoU) and write overlay pictures. No downloads; about 3-5 "
         "minutes on two CPU cores. Values can be overridden with section.key=value.",
     )
     demo.add_argument("--output-dir", default="outputs/demo", help="where to write everything (outputs/demo)")
-    demo.add_argument("--config", default=None, help="another recipe (default: the built-in configs/demo.yaml)")
+    demo.add_argument("--config", default=None, help="another recipe: a YAML file or a shipped name"
+                      " (default: the built-in demo recipe)")
     demo.add_argument("--pictures", type=int, default=6, help="number of overlay pictures")
     demo.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
     demo.set_defaults(func=run)

@@ -18,7 +18,11 @@ def _finite(value: float) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..deploy.extras import require
     from ..deploy.runtimes import build_runner, is_exported
+
+    for module in ("cv2", "albumentations"):  # datasets and their transforms: one line naming the extra
+        require(module, extra="train")
     from ..engine import load_config
     from ..engine.data import build_split, build_val_loader
     from ..engine.evaluator import evaluate

@@ -8,6 +8,7 @@ import time
 import torch
 
 from .. import __version__
+from .common import HELP_FORMAT
 
 
 def models_table(pattern: str, *, run_size: tuple[int, int] | None = None) -> str:
@@ -73,11 +74,13 @@ def run_zoo_demo(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    models = commands.add_parser("models", help="list the zoo with parameters, GMACs and paper figures")
+    models = commands.add_parser("models", help="list the zoo with parameters, GMACs and paper figures",
+                                 formatter_class=HELP_FORMAT)
     models.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'sfnet_lite_*'")
     models.set_defaults(func=run_models)
 
-    zoo = commands.add_parser("zoo-demo", help="build every zoo model, run it on a small image, print the table")
+    zoo = commands.add_parser("zoo-demo", help="build every zoo model, run it on a small image, print the table",
+                              formatter_class=HELP_FORMAT)
     zoo.add_argument("--pattern", default="*", help="only models matching this pattern")
     zoo.add_argument("--height", type=int, default=256)
     zoo.add_argument("--width", type=int, default=512)

@@ -1,12 +1,18 @@
-"""``alignseg train``: train a model from a YAML config (``configs/``), optionally resuming a killed run."""
+"""``alignseg train``: train a model from a YAML config (a file or a shipped recipe); resume a killed run."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from .common import HELP_FORMAT
+
 
 def run(args: argparse.Namespace) -> int:
+    from ..deploy.extras import require
+
+    for module in ("lightning", "cv2", "albumentations"):  # one line naming the extra when missing
+        require(module, extra="train")
     from ..engine import load_config
     from ..engine.trainer import fit
 
@@ -30,12 +36,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train",
         help="train a model from a YAML config",
-        description="Train a model from a YAML config (see configs/). Any value can be overridden with "
-        "section.key=value, e.g. `alignseg train --config configs/camvid/sfnet_r18.yaml train.max_epochs=3 "
+        formatter_class=HELP_FORMAT,
+        description="Train a model from a YAML config: a file, or the name of a recipe shipped with alignseg "
+        "(camvid/sfnet_r18, cityscapes/sfnet_lite_r18, ...: alignseg/configs/). Any value can be overridden with "
+        "section.key=value, e.g. `alignseg train --config camvid/sfnet_r18 train.max_epochs=3 "
         "data.root=/data/camvid`. Several GPUs: train.devices=N train.strategy=ddp (multi-node: launch with "
         "torchrun and set train.num_nodes).",
     )
-    train.add_argument("--config", required=True, help="YAML config file")
+    train.add_argument("--config", required=True, help="YAML config file or shipped recipe name (camvid/sfnet_r18)")
     train.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CKPT|auto",
                        help="continue from a training checkpoint (.ckpt); 'auto' or no value: "
                        "<output_dir>/checkpoints/last.ckpt when it exists")

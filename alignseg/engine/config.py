@@ -33,6 +33,8 @@ __all__ = [
     "ScheduleConfig",
     "TrainConfig",
     "config_from_dict",
+    "find_config",
+    "list_configs",
     "load_config",
     "parse_overrides",
     "save_config",
@@ -352,19 +354,42 @@ def parse_overrides(overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return parsed
 
 
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+"""The recipes shipped with the package (``alignseg/configs/<dataset>/<model>.yaml``)."""
+
+
+def list_configs() -> list[str]:
+    """The names of the shipped recipes, e.g. ``camvid/sfnet_lite_r18``."""
+    return sorted(p.relative_to(CONFIG_DIR).with_suffix("").as_posix() for p in CONFIG_DIR.rglob("*.yaml"))
+
+
+def find_config(path: str | os.PathLike) -> Path:
+    """A config file: ``path`` itself when it is a file, else the shipped recipe it names
+    (``camvid/sfnet_lite_r18``, with or without ``.yaml`` or a leading ``configs/``)."""
+    candidate = Path(path)
+    if candidate.is_file():
+        return candidate
+    name = candidate.as_posix().removeprefix("configs/").removesuffix(".yaml")
+    shipped = CONFIG_DIR / f"{name}.yaml"
+    if shipped.is_file():
+        return shipped
+    names = list_configs()
+    raise FileNotFoundError(f"config {os.fspath(path)!r} is neither a file nor a shipped recipe; shipped: "
+                            f"{', '.join(names[:6])}, ... ({len(names)} in {CONFIG_DIR})")
+
+
 def load_config(
     path: str | os.PathLike | None, overrides: list[str] | tuple[str, ...] = (), *, training: bool = True
 ) -> Config:
-    """Read a YAML config (None: all defaults) and apply ``section.key=value`` overrides.
+    """Read a YAML config (a file or a shipped recipe's name, see :func:`find_config`; None: all defaults) and
+    apply ``section.key=value`` overrides.
 
     ``training=False`` (evaluation) does not require a training length (train.max_epochs/max_steps).
     """
     raw: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
-        source = os.fspath(path)
-        if not Path(source).is_file():
-            raise FileNotFoundError(f"config file not found: {source}")
+        source = os.fspath(find_config(path))
         try:
             raw = yaml.safe_load(Path(source).read_text()) or {}
         except yaml.YAMLError as error:

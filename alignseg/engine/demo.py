@@ -1,7 +1,7 @@
 """``alignseg demo``: train a small SFNet-Lite on procedurally drawn shapes, evaluate it, draw overlays.
 
 Nothing is downloaded: the data are generated (``alignseg.data.ProceduralShapes``) and the model starts
-from fresh weights. The recipe is ``DEMO_CONFIG`` (the same as ``configs/demo.yaml`` in the repository);
+from fresh weights. The recipe is ``DEMO_CONFIG`` (the same as the shipped ``alignseg/configs/demo.yaml``);
 on two CPU cores it takes a few minutes and ends far above chance (6 classes).
 """
 

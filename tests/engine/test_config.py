@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from alignseg.engine.config import Config, ConfigError, load_config, parse_overrides, save_config
+from alignseg.engine.config import CONFIG_DIR, Config, ConfigError, load_config, parse_overrides, save_config
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIGS = sorted((REPO / "configs").rglob("*.yaml"))
+CONFIGS = sorted(CONFIG_DIR.rglob("*.yaml"))
 
 
 def write(tmp_path, text: str) -> Path:
@@ -64,7 +64,7 @@ def test_bad_override_syntax_and_missing_file(tmp_path):
         parse_overrides(["max_epochs=3"])
     with pytest.raises(ConfigError, match=r"section\.key=value"):
         parse_overrides(["train.max_epochs"])
-    with pytest.raises(FileNotFoundError, match="config file not found"):
+    with pytest.raises(FileNotFoundError, match="missing.yaml. is neither a file nor a shipped recipe"):
         load_config(tmp_path / "missing.yaml")
 
 
@@ -83,7 +83,7 @@ def test_the_cli_reports_config_errors_in_one_line(tmp_path, capsys):
     assert len(err) == 1 and "unknown key 'train.bogus'" in err[0] and "c.yaml" in err[0]
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(REPO / "configs")) for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(CONFIG_DIR)) for p in CONFIGS])
 def test_repository_configs_load(path):
     from alignseg.models.zoo import list_models
 
@@ -98,17 +98,17 @@ def test_camvid_configs_cover_the_sfnet_family():
     from alignseg.models.zoo import list_models
 
     family = [name for name in list_models() if not name.startswith("fapn")]
-    present = {p.stem for p in (REPO / "configs" / "camvid").glob("*.yaml")}
+    present = {p.stem for p in (CONFIG_DIR / "camvid").glob("*.yaml")}
     assert set(family) <= present
     for name in family:
-        config = load_config(REPO / "configs" / "camvid" / f"{name}.yaml")
+        config = load_config(CONFIG_DIR / "camvid" / f"{name}.yaml")
         assert config.model.name == name and config.model.num_classes == 11 and config.data.dataset == "camvid"
 
 
 def test_demo_yaml_is_the_built_in_demo():
     from alignseg.engine.demo import demo_config
 
-    assert load_config(REPO / "configs" / "demo.yaml") == demo_config()
+    assert load_config(CONFIG_DIR / "demo.yaml") == demo_config()
 
 
 def test_train_command_takes_overrides_after_a_bare_resume(tmp_path, monkeypatch):
@@ -126,3 +126,15 @@ def test_train_command_takes_overrides_after_a_bare_resume(tmp_path, monkeypatch
     assert main(["train", "--config", str(path), "--resume", "train.max_epochs=9", "optim.lr=0.5"]) == 2
     assert seen["resume"] == "auto"
     assert seen["config"].train.max_epochs == 9 and seen["config"].optim.lr == 0.5
+
+
+def test_shipped_recipes_are_addressable_by_name():
+    from alignseg.engine.config import find_config, list_configs
+
+    assert "camvid/sfnet_lite_r18" in list_configs() and "demo" in list_configs()
+    path = CONFIG_DIR / "camvid" / "sfnet_lite_r18.yaml"
+    for name in ("camvid/sfnet_lite_r18", "camvid/sfnet_lite_r18.yaml", "configs/camvid/sfnet_lite_r18.yaml"):
+        assert find_config(name) == path
+    assert load_config("camvid/sfnet_lite_r18").model.name == "sfnet_lite_r18"
+    with pytest.raises(FileNotFoundError, match="neither a file nor a shipped recipe; shipped: "):
+        find_config("camvid/no_such_model")
