@@ -103,6 +103,11 @@ class OptimConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # AdamW only
     weight_decay: float = 1e-4
     no_decay_bn_bias: bool = False  # False: one param group, as released (BN weights and biases decayed too)
+    # layer-wise lr decay (ConvNeXt recipes; mmseg LearningRateDecayOptimizerConstructor, see engine/optim.py):
+    # a parameter of backbone layer i trains at lr * layer_decay ** (N + 1 - i), the decoder at lr
+    layer_decay: float | None = None  # e.g. 0.9; None: off
+    layer_decay_type: Literal["layer_wise", "stage_wise"] = "layer_wise"
+    layer_decay_num_layers: int | None = None  # N (mmseg's num_layers); None: the backbone's own (6 T, 12 S/B/L)
 
 
 @dataclass
@@ -208,6 +213,11 @@ class Config:
             raise ConfigError(f"{source}: optim.betas must be [beta1, beta2], got {self.optim.betas}")
         if self.optim.lr <= 0:
             raise ConfigError(f"{source}: optim.lr must be positive, got {self.optim.lr}")
+        if self.optim.layer_decay is not None and not 0.0 < self.optim.layer_decay <= 1.0:
+            raise ConfigError(f"{source}: optim.layer_decay must be in (0, 1] (or null), got {self.optim.layer_decay}")
+        if self.optim.layer_decay_num_layers is not None and self.optim.layer_decay_num_layers < 1:
+            raise ConfigError(f"{source}: optim.layer_decay_num_layers must be at least 1 (or null), got "
+                              f"{self.optim.layer_decay_num_layers}")
         if self.schedule.warmup_iters < 0:
             raise ConfigError(f"{source}: schedule.warmup_iters must be >= 0, got {self.schedule.warmup_iters}")
         for key, limit in (("train.limit_train_batches", train.limit_train_batches),
