@@ -143,3 +143,19 @@ def test_drop_path_keeps_or_drops_whole_samples_and_keeps_the_expectation():
     assert y.mean().item() == pytest.approx(1.0, abs=0.08)
     with pytest.raises(ValueError, match="drop path"):
         DropPath(1.0)
+
+
+def test_exports_to_onnx_with_onnx_runtime_parity(tmp_path):
+    pytest.importorskip("onnxruntime", reason="onnxruntime is in the [deploy] extra")
+    pytest.importorskip("onnx", reason="onnx is in the [deploy] extra")
+    from alignseg.deploy.export import export_model
+    from alignseg.models.decoders import UperNetDecoder
+    from alignseg.models.segmentor import Segmentor
+
+    backbone = ConvNeXt((1, 1, 2, 1), (8, 16, 24, 32), layer_scale_init=0.5, drop_path_rate=0.2)
+    for norm in (backbone.norm0, backbone.norm3):  # non-trivial affine, so that a mis-exported norm would show
+        torch.nn.init.normal_(norm.weight, 1.0, 0.2)
+        torch.nn.init.normal_(norm.bias, 0.0, 0.2)
+    model = Segmentor(backbone, UperNetDecoder(backbone.channels, 4, channels=16), align_corners=False)
+    report = export_model(model, tmp_path / "convnext.onnx", size=(64, 96), check_sizes=[(70, 101), (96, 64)])
+    assert report.passed and all(c.max_abs_diff < 1e-4 for c in report.checks)
