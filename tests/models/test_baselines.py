@@ -145,3 +145,23 @@ def test_models_command_lists_the_baselines():
     for name, params in (("upernet_r50", "64,031,315"), ("deeplabv3plus_r50", "41,205,955")):
         (line,) = [row for row in table.splitlines() if row.startswith(name + " ")]
         assert params in line
+
+
+# ConvNeXt paper (Liu et al., CVPR 2022) Table 3, ADE20K UperNet: params (M, with mmseg's auxiliary FCN head
+# on stage 3, 150 classes) and FLOPs (G = MACs, at 512x2048; 640x2560 for the ImageNet-22k B and L rows).
+CONVNEXT_UPERNET = {("tiny", (512, 2048)): (60, 939), ("small", (512, 2048)): (82, 1027),
+                    ("base", (512, 2048)): (122, 1170), ("base", (640, 2560)): (122, 1828),
+                    ("large", (640, 2560)): (235, 2458)}
+
+
+@pytest.mark.parametrize(("arch", "size"), list(CONVNEXT_UPERNET))
+def test_upernet_on_convnext_matches_the_convnext_paper(arch, size):
+    from alignseg.models.segmentor import Segmentor
+
+    params_m, gflops = CONVNEXT_UPERNET[(arch, size)]
+    with torch.device("meta"):
+        backbone = build_backbone(f"convnext_{arch}")
+        model = Segmentor(backbone, UperNetDecoder(backbone.channels, 150), align_corners=False)
+    aux_head = conv_bn(backbone.channels[2], 256, 3) + 256 * 150 + 150  # train-only: params, not FLOPs
+    assert (count_parameters(model) + aux_head) / 1e6 == pytest.approx(params_m, abs=0.5)
+    assert count_macs(model, size) / 1e9 == pytest.approx(gflops, rel=1e-3)
