@@ -104,7 +104,8 @@ class OptimConfig:
     weight_decay: float = 1e-4
     no_decay_bn_bias: bool = False  # False: one param group, as released (BN weights and biases decayed too)
     # layer-wise lr decay (ConvNeXt recipes; mmseg LearningRateDecayOptimizerConstructor, see engine/optim.py):
-    # a parameter of backbone layer i trains at lr * layer_decay ** (N + 1 - i), the decoder at lr
+    # a parameter of backbone layer i trains at lr * layer_decay ** (N + 1 - i), the decoder at lr. mmseg's
+    # ConvNeXt UperNet recipes: layer_decay 0.9, layer_decay_type stage_wise, num_layers 6 (T) or 12 (S/B/L)
     layer_decay: float | None = None  # e.g. 0.9; None: off
     layer_decay_type: Literal["layer_wise", "stage_wise"] = "layer_wise"
     layer_decay_num_layers: int | None = None  # N (mmseg's num_layers); None: the backbone's own (6 T, 12 S/B/L)
