@@ -1,6 +1,14 @@
-"""Segmentation losses: pixel criteria (``pixel``) and deep supervision over auxiliary heads."""
+"""Segmentation losses: pixel criteria (``pixel``) and the criterion over a model's named outputs
+(``criterion``; its module docstring describes the training-output contract)."""
 
-from .deep_supervision import DeepSupervisionLoss
+from .criterion import (
+    LOSS_TERMS,
+    LossContext,
+    SegmentationCriterion,
+    build_criterion,
+    loss_input,
+    register_loss_term,
+)
 from .pixel import (
     LOSSES,
     CrossEntropy,
@@ -12,10 +20,15 @@ from .pixel import (
 
 __all__ = [
     "LOSSES",
+    "LOSS_TERMS",
     "CrossEntropy",
-    "DeepSupervisionLoss",
     "HardestFractionCrossEntropy",
+    "LossContext",
     "OhemCrossEntropy",
+    "SegmentationCriterion",
+    "build_criterion",
     "build_loss",
+    "loss_input",
+    "register_loss_term",
     "resize_to_label",
 ]

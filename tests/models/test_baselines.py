@@ -111,10 +111,16 @@ def test_logits_at_input_size_and_decoder_output_at_stride_4(decoder_cls, backbo
 
 
 @pytest.mark.parametrize("decoder_cls", [UperNetDecoder, DeepLabV3PlusDecoder])
-def test_training_backward_reaches_every_parameter(decoder_cls):
+def test_training_output_and_the_loss_reach_every_parameter(decoder_cls):
+    from alignseg.losses import build_criterion
+
     model = small_model(decoder_cls, output_stride=16).train()
-    out = model.decoder(model.backbone(torch.randn(2, 3, 64, 64)))
-    out.logits.square().mean().backward()
+    out = model(torch.randn(2, 3, 64, 64))
+    assert out["out"].shape == (2, 5, 16, 16) and out["aux"] == {} and out["loss_inputs"] == {}
+    labels = torch.randint(0, 5, (2, 64, 64))
+    labels[:, :8] = 255
+    loss, _ = build_criterion(None, num_classes=5, align_corners=model.align_corners)(out, labels)
+    loss.backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert missing == []
 

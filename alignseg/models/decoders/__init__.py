@@ -2,7 +2,7 @@
 
 from .aligned_fpn import AlignedFPNDecoder
 from .aux_head import AuxHead
-from .base import DecoderOutput
+from .base import Decoder, DecoderFeatures, DecoderOutput
 from .deeplabv3plus import DeepLabV3PlusDecoder
 from .fapn import FaPNDecoder, FaPNNeck, FaPNRealtimeDecoder, SemanticFPNHead
 from .fcn import FCNDecoder
@@ -10,6 +10,7 @@ from .lite import LiteAlignedDecoder
 from .upernet import UperNetDecoder
 
 __all__ = [
-    "AlignedFPNDecoder", "AuxHead", "DecoderOutput", "DeepLabV3PlusDecoder", "FCNDecoder", "FaPNDecoder", "FaPNNeck",
-    "FaPNRealtimeDecoder", "LiteAlignedDecoder", "SemanticFPNHead", "UperNetDecoder",
+    "AlignedFPNDecoder", "AuxHead", "Decoder", "DecoderFeatures", "DecoderOutput", "DeepLabV3PlusDecoder",
+    "FCNDecoder", "FaPNDecoder", "FaPNNeck", "FaPNRealtimeDecoder", "LiteAlignedDecoder", "SemanticFPNHead",
+    "UperNetDecoder",
 ]

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from ..ops.conv import ConvBNAct
 from ..ops.ppm import PoolingBranch
 from ..ops.resize import resize_like
-from ._standin import Decoder, DecoderFeatures
+from .base import Decoder, DecoderFeatures
 
 
 class SeparableConvBNAct(nn.Sequential):
