@@ -194,14 +194,14 @@ def eval_transforms(
     if resize == "none" and center_crop is None:
         return SegmentationTransform([_normalize(mean, std)], seed=0)
     return ProtocolTransform(resize, size, center_crop, resize_label, _INTERPOLATION[interpolation],
-                             SegmentationTransform([_normalize(mean, std)], seed=0))
+                             _normalize(mean, std))
 
 
 class ProtocolTransform:
     """The resize / centre crop of an evaluation protocol, then normalisation (see ``eval_transforms``)."""
 
     def __init__(self, resize: EvalResize, size: Sequence[int] | None, center_crop: int | Sequence[int] | None,
-                 resize_label: bool, interpolation: int, normalize: SegmentationTransform):
+                 resize_label: bool, interpolation: int, normalize: A.Normalize):
         lengths = {"none": 0, "exact": 2, "keep_ratio": 2, "height": 1}
         if resize not in lengths:
             raise ValueError(f"resize must be one of {sorted(lengths)}, got {resize!r}")
@@ -236,7 +236,7 @@ class ProtocolTransform:
                 label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
         if self.crop is not None:
             image, label = _center_crop(image, label, *self.crop)
-        return self.normalize(image, label)
+        return self.normalize(image=image)["image"], label
 
 
 def _center_crop(image: np.ndarray, label: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
