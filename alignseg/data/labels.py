@@ -264,14 +264,9 @@ map, used for UDS); the other 41 indices become 255 and values above 65 are erro
 # --- IDD (India Driving Dataset, IDD_Segmentation; spec datasets.md 5.2) ---------------------------
 
 
-class IddLabel(NamedTuple):
-    """One row of the IDD label definition (AutoNUE ``helpers/anue_labels.py``): the ``_labelids.png`` value,
-    its Cityscapes-compatible train id (the ``csTrainId`` column the SFNet code uses) and colour."""
-
-    name: str
-    id: int
-    train_id: int
-    color: Color
+IddLabel = CityscapesLabel
+"""A row of the IDD label definition (AutoNUE ``helpers/anue_labels.py``) has the Cityscapes row's fields: the
+``_labelids.png`` value, its Cityscapes-compatible train id (the ``csTrainId`` column SFSegNets uses), colour."""
 
 
 IDD_LABELS: tuple[IddLabel, ...] = (
