@@ -10,7 +10,7 @@ from dataset_layouts import make_bdd100k, make_cityscapes, make_idd, make_mapill
 from torch import nn
 
 from alignseg.data import CITYSCAPES_CLASSES, MAPILLARY_LABELS, DataError, UnifiedDriving, build_dataset
-from alignseg.engine.config import EvalConfig
+from alignseg.engine.config import DataConfig, EvalConfig
 from alignseg.engine.data import build_val_loader
 from alignseg.engine.evaluator import evaluate
 
@@ -120,3 +120,18 @@ def test_alignseg_eval_prints_a_table_per_source(uds_roots, tmp_path, capsys):
     assert set(record["by_source"]) == {"bdd100k", "mapillary", "idd", "cityscapes"}
     summed = sum(torch.tensor(s["confusion_matrix"]) for s in record["by_source"].values())
     assert summed.equal(torch.tensor(record["confusion_matrix"])) and summed.sum() > 0
+
+
+def test_val_images_come_out_at_1024x2048_and_train_images_survive_a_crop(uds_roots):
+    from alignseg.data import train_transforms
+    from alignseg.engine.data import build_eval_transform
+
+    config = EvalConfig(resize="exact", resize_size=[1024, 2048])
+    val = UnifiedDriving(split="val", transform=build_eval_transform(config, DataConfig()), **uds_roots)
+    for index in (0, 2, 4, 6):  # one image of each source (sizes 2x4, 2x66, 4x16, 2x8)
+        item = val[index]
+        assert tuple(item["image"].shape) == (3, 1024, 2048) and tuple(item["label"].shape) == (1024, 2048)
+    train = UnifiedDriving(split="train", transform=train_transforms(64, seed=0), **uds_roots)
+    for index in range(0, 8, 2):
+        item = train[index]
+        assert tuple(item["label"].shape) == (64, 64) and (item["label"] == 255).any()  # padded with ignore
