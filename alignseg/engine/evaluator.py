@@ -19,10 +19,9 @@ __all__ = ["evaluate", "predict_logits"]
 
 
 def predict_logits(model: nn.Module, image: Tensor, config: EvalConfig, size: Sequence[int] | None = None) -> Tensor:
-    """Logits ``N×K×H×W`` of an eval-mode model for ``image`` with the inference settings of ``config``.
-
-    ``size`` (the label's ``H×W``): logits of another size are resized to it, bilinearly without corner
-    alignment as mmsegmentation restores predictions to the original image (``eval.score_at: original``).
+    """Logits ``N×K×H×W`` of an eval-mode segmentor for ``image`` with the inference settings of ``config``,
+    resized with the model's ``align_corners``; ``size`` (the label's ``H×W``): logits of another size are
+    resized to it (``eval.score_at: original``, as mmsegmentation restores predictions to the original image).
     """
     window = config.window if config.window is None or isinstance(config.window, int) else tuple(config.window)
     logits = multi_scale_inference(
@@ -33,9 +32,11 @@ def predict_logits(model: nn.Module, image: Tensor, config: EvalConfig, size: Se
         mode=config.mode,
         window=window,
         overlap=config.overlap,
+        align_corners=model.align_corners,
     )
     if size is not None and tuple(logits.shape[-2:]) != tuple(size):
-        logits = torch.nn.functional.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
+        logits = torch.nn.functional.interpolate(logits, size=tuple(size), mode="bilinear",
+                                                 align_corners=model.align_corners)
     return logits
 
 

@@ -63,6 +63,8 @@ def test_config_checks_the_protocol_keys():
 class Halves(torch.nn.Module):
     """Class 0 on the left half of the input, class 1 on the right."""
 
+    align_corners = False
+
     def forward(self, x):
         logits = torch.zeros(x.shape[0], 2, *x.shape[2:])
         logits[:, 0, :, : x.shape[3] // 2] = 1

@@ -68,6 +68,8 @@ def test_bad_sources_are_errors(uds_roots):
 class Constant(nn.Module):
     """Predicts class ``c`` at every pixel."""
 
+    align_corners = False
+
     def __init__(self, c: int):
         super().__init__()
         self.c = c
