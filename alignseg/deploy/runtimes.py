@@ -139,13 +139,15 @@ def check_precision(backend: str, precision: str, device: str = "cpu") -> None:
 
 
 class Runner:
-    """The interface: ``runner(x)`` → logits (on ``x``'s device), ``name``, ``num_classes``, ``record`` (what an
+    """The interface: ``runner(x)`` → logits (on ``x``'s device), ``name``, ``num_classes``, ``align_corners``
+    (the model's resize convention, for multi-scale and sliding-window inference), ``record`` (what an
     exported file says about its model; ``None`` for a PyTorch model), ``close()``; also a context manager."""
 
     name: str = "runner"
     device: str = "cpu"
     precision: str = "fp32"
     num_classes: int | None = None
+    align_corners: bool = True
     record: ModelRecord | None = None
 
     def __call__(self, x: Tensor) -> Tensor:  # pragma: no cover - interface
@@ -232,6 +234,7 @@ class TorchRunner(Runner):
         elif channels_last or device != "cpu":
             model = copy.deepcopy(model)  # .to() converts in place: leave the caller's model as it was
         self.model = model.eval().to(device)
+        self.align_corners = bool(getattr(model, "align_corners", True))
         self.device = device
         self.precision = precision
         self.channels_last = channels_last
@@ -372,6 +375,7 @@ class OnnxRuntimeRunner(Runner):
         self.record = _record_from(metadata.get(RECORD_KEY), os.fspath(path),
                                    channels if isinstance(channels, int) else None)
         self.num_classes = channels if isinstance(channels, int) else self.record.num_classes
+        self.align_corners = self.record.align_corners is not False
 
     def __call__(self, x: Tensor) -> Tensor:
         _check_image(x)
@@ -424,6 +428,7 @@ class OpenVINORunner(Runner):
         text = self.model.get_rt_info([RECORD_KEY]).astype(str) if self.model.has_rt_info([RECORD_KEY]) else None
         self.record = _record_from(text, os.fspath(path), channels)
         self.num_classes = channels or self.record.num_classes
+        self.align_corners = self.record.align_corners is not False
 
     def _request(self, shape: tuple[int, ...]):
         if shape not in self.compiled:
@@ -456,6 +461,7 @@ class _OwnsExport(Runner):
         self.device = inner.device
         self.precision = inner.precision
         self.num_classes = inner.num_classes
+        self.align_corners = inner.align_corners
         self.record = inner.record
 
     def __call__(self, x: Tensor) -> Tensor:
@@ -493,6 +499,7 @@ def build_runner(backend: str | None, source: nn.Module | str | os.PathLike, **o
     export = options.pop("export", None)
     calibration = options.pop("calibration", None)
     folder = None
+    align_corners = getattr(source, "align_corners", None)  # the model's, when a model is exported here
     if isinstance(source, nn.Module):
         if backend == "openvino":
             require("openvino")
@@ -514,4 +521,6 @@ def build_runner(backend: str | None, source: nn.Module | str | os.PathLike, **o
         if folder is not None:
             folder.cleanup()
         raise
+    if isinstance(align_corners, bool):
+        runner.align_corners = align_corners
     return runner if folder is None else _OwnsExport(runner, folder)

@@ -3,7 +3,8 @@
 A config file holds up to seven sections (``model``, ``data``, ``loss``, ``optim``, ``schedule``, ``train``,
 ``eval``); every key it leaves out takes the default written in the dataclasses below, and nothing is
 inherited from other files. On the command line, ``section.key=value`` overrides a value; the value is
-read as YAML (``train.max_epochs=3``, ``eval.scales=[0.5,1.0,2.0]``, ``model.pretrained=null``).
+read as YAML (``train.max_epochs=3``, ``eval.scales=[0.5,1.0,2.0]``, ``model.pretrained=null``);
+``section.key.name=value`` sets one entry of a mapping (``loss.aux_weights.teacher=1.0``).
 
 Unknown sections or keys and values of the wrong type raise one ``ConfigError`` naming the key and where
 it came from (the file, or the command line).
@@ -27,6 +28,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DataConfig",
+    "EvalConfig",
     "LossConfig",
     "ModelConfig",
     "OptimConfig",
@@ -83,6 +85,9 @@ class DataConfig:
     interpolation: Literal["bilinear", "bicubic"] = "bilinear"
     class_uniform_pct: float = 0.0  # 0 = plain seeded shuffling
     class_uniform_tile: int = 1024
+    # coarse boost (SFNet-Lite Cityscapes scripts: [14, 15, 16, 3, 12, 17, 4]): these classes also draw their
+    # class-uniform crops from the coarse images (train_kwargs: {coarse: true}); spec datasets.md 3
+    coarse_boost_classes: list[int] = field(default_factory=list)
     cache_dir: str | None = None  # centroid cache; None = $ALIGNSEG_CACHE or ~/.cache/alignseg
     batch_size: int = 8  # per device (process)
     workers: int = 2  # loader processes per device
@@ -90,11 +95,21 @@ class DataConfig:
 
 @dataclass
 class LossConfig:
-    """``alignseg.losses.build_loss(name, **kwargs)`` on the main head, the same criterion on aux heads."""
+    """The criterion (``alignseg.losses.build_criterion``): pixel loss ``name`` with ``kwargs`` on the main
+    logits and on every auxiliary logits, plus loss terms; weights and terms default to the zoo entry's.
+
+    ``aux_weights``: per aux output name or family (``{dsn: 0.4, teacher: 1.0}``; on the command line
+    ``loss.aux_weights.teacher=1.0``), or one number for every deep-supervision head (``dsn_*``), or a
+    list with one per head. ``terms``: extra loss terms ``{name: {arguments}}`` over the entry's (``null``
+    removes one); ``term_weights``: the weight of each part of a term (``car_intra: 1.0``).
+    """
 
     name: Literal["ce", "ohem", "hardest_fraction"] = "ce"
     kwargs: dict[str, Any] = field(default_factory=dict)
-    aux_weights: float | list[float] = 0.4
+    aux_weights: float | list[float] | dict[str, float] | None = None  # None: the zoo entry's (dsn: 0.4)
+    terms: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    term_weights: dict[str, float] = field(default_factory=dict)
+    class_weights: list[float] | None = None  # one weight per class for every pixel loss
 
 
 @dataclass
@@ -106,6 +121,12 @@ class OptimConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # AdamW only
     weight_decay: float = 1e-4
     no_decay_bn_bias: bool = False  # False: one param group, as released (BN weights and biases decayed too)
+    # layer-wise lr decay (ConvNeXt recipes; mmseg LearningRateDecayOptimizerConstructor, see engine/optim.py):
+    # a parameter of backbone layer i trains at lr * layer_decay ** (N + 1 - i), the decoder at lr. mmseg's
+    # ConvNeXt UperNet recipes: layer_decay 0.9, layer_decay_type stage_wise, num_layers 6 (T) or 12 (S/B/L)
+    layer_decay: float | None = None  # e.g. 0.9; None: off
+    layer_decay_type: Literal["layer_wise", "stage_wise"] = "layer_wise"
+    layer_decay_num_layers: int | None = None  # N (mmseg's num_layers); None: the backbone's own (6 T, 12 S/B/L)
 
 
 @dataclass
@@ -148,6 +169,21 @@ class TrainConfig:
 
 
 @dataclass
+class EvalConfig(InferenceSettings):
+    """The ``eval`` section: the inference settings of validation during training and of ``alignseg eval``
+    (spec 4.6; the one ``InferenceSettings`` type, also the predictor's), plus the papers' evaluation
+    pre-processing of each validation image (``alignseg.data.eval_transforms``; the image is resized with
+    ``data.interpolation``, the label with nearest neighbour)."""
+
+    # none (full size) | exact: resize_size [height, width] (UDS) | keep_ratio: [short, long] bounds (mmseg
+    # ADE20K [512, 2048], Pascal Context [520, 520]) | height: [height] (SFNet Mapillary [1536])
+    resize: Literal["none", "exact", "keep_ratio", "height"] = "none"
+    resize_size: list[int] | None = None
+    center_crop: int | list[int] | None = None  # centre crop after the resize (Mapillary 1536); pads with ignore
+    score_at: Literal["resized", "original"] = "resized"  # original: the label keeps its size (mmseg)
+
+
+@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -155,7 +191,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    eval: InferenceSettings = field(default_factory=InferenceSettings)  # inference of validation and eval
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -200,6 +236,11 @@ class Config:
             raise ConfigError(f"{source}: optim.betas must be [beta1, beta2], got {self.optim.betas}")
         if self.optim.lr <= 0:
             raise ConfigError(f"{source}: optim.lr must be positive, got {self.optim.lr}")
+        if self.optim.layer_decay is not None and not 0.0 < self.optim.layer_decay <= 1.0:
+            raise ConfigError(f"{source}: optim.layer_decay must be in (0, 1] (or null), got {self.optim.layer_decay}")
+        if self.optim.layer_decay_num_layers is not None and self.optim.layer_decay_num_layers < 1:
+            raise ConfigError(f"{source}: optim.layer_decay_num_layers must be at least 1 (or null), got "
+                              f"{self.optim.layer_decay_num_layers}")
         if self.schedule.warmup_iters < 0:
             raise ConfigError(f"{source}: schedule.warmup_iters must be >= 0, got {self.schedule.warmup_iters}")
         for key, limit in (("train.limit_train_batches", train.limit_train_batches),
@@ -212,6 +253,13 @@ class Config:
             ev.check("eval.")
         except ValueError as error:
             raise ConfigError(f"{source}: {error}") from None
+        sizes = {"none": 0, "exact": 2, "keep_ratio": 2, "height": 1}[ev.resize]
+        given = ev.resize_size or []
+        if len(given) != sizes or any(v < 1 for v in given):
+            raise ConfigError(f"{source}: eval.resize {ev.resize!r} needs eval.resize_size with {sizes} positive "
+                              f"sizes, got {ev.resize_size}")
+        if ev.center_crop is not None and ev.score_at == "original":
+            raise ConfigError(f"{source}: eval.center_crop cuts the label, so it needs eval.score_at 'resized'")
         return self
 
 
@@ -262,7 +310,8 @@ def _coerce(value: Any, hint: Any) -> Any:
     if origin is dict:
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
             raise TypeError
-        return dict(value)
+        _, item = typing.get_args(hint)
+        return {k: _coerce(v, item) for k, v in value.items()}
     if hint is type(None):
         if value is None:
             return None
@@ -340,13 +389,15 @@ def config_from_dict(
 
 
 def parse_overrides(overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """``["train.max_epochs=3", "data.root=/x"]`` -> ``{"train.max_epochs": 3, "data.root": "/x"}``."""
+    """``["train.max_epochs=3", "data.root=/x"]`` -> ``{"train.max_epochs": 3, "data.root": "/x"}``; a key
+    may name one entry of a mapping, ``section.key.name``."""
     parsed = {}
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
-        if not sep or key.count(".") != 1 or not all(key.split(".")):
-            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. train.max_epochs=3")
+        if not sep or key.count(".") not in (1, 2) or not all(key.split(".")):
+            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. train.max_epochs=3 "
+                              "(or section.key.name=value for one entry of a mapping)")
         try:
             parsed[key] = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError:
@@ -398,7 +449,7 @@ def load_config(
             raise ConfigError(f"{source}: a config must be a mapping of sections (model, data, ...)")
     parsed = parse_overrides(list(overrides))
     for key, value in parsed.items():
-        section, name = key.split(".")
+        section, name, *entry = key.split(".")
         if section not in _SECTIONS:
             raise ConfigError(f"command-line override: unknown section '{section}' in '{key}'; valid sections: "
                               f"{', '.join(_SECTIONS)}")
@@ -407,7 +458,16 @@ def load_config(
             current = raw[section] = {}
         if not isinstance(current, dict):
             raise ConfigError(f"{source}: section '{section}' must be a mapping")
-        current[name] = value
+        if not entry:
+            current[name] = value
+            continue
+        mapping = current.get(name)
+        if mapping is None:
+            mapping = current[name] = {}
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"command-line override {key}: '{section}.{name}' is {mapping!r} in {source}, not a "
+                              f"mapping; override it whole ({section}.{name}=...)")
+        mapping[entry[0]] = value
     return config_from_dict(raw, source, set(parsed), training=training)
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from alignseg.engine.config import CONFIG_DIR, Config, ConfigError, load_config, parse_overrides, save_config
 
-REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(CONFIG_DIR.rglob("*.yaml"))
 
 
@@ -28,6 +27,10 @@ def test_file_and_overrides(tmp_path):
     assert config.eval.scales == [0.5, 1.0, 2.0] and all(isinstance(s, float) for s in config.eval.scales)
     assert config.optim.lr == pytest.approx(1e-3)
     assert config.optim.name == "sgd"  # a default
+    assert config.optim.layer_decay is None  # layer-wise lr decay off unless asked for
+    decayed = load_config(path, ["optim.layer_decay=0.9", "optim.layer_decay_type=stage_wise",
+                                 "optim.layer_decay_num_layers=12"]).optim
+    assert (decayed.layer_decay, decayed.layer_decay_type, decayed.layer_decay_num_layers) == (0.9, "stage_wise", 12)
 
 
 def test_saved_config_reads_back(tmp_path):
@@ -52,6 +55,8 @@ def test_saved_config_reads_back(tmp_path):
         ("train: {max_epochs: 3}\ndata: {scale_range: [2.0, 0.5]}\n", [], r"data\.scale_range must be"),
         ("- just\n- a list\n", [], r"must be a mapping"),
         ("train: [1, 2]\n", [], r"section 'train' must be a mapping"),
+        ("train: {max_epochs: 3}\n", ["optim.layer_decay=1.5"], r"optim\.layer_decay must be in \(0, 1\]"),
+        ("train: {max_epochs: 3}\n", ["optim.layer_decay_type=block"], r"'optim\.layer_decay_type' must be"),
     ],
 )
 def test_errors_name_the_key_and_the_source(tmp_path, text, overrides, expected):
@@ -64,7 +69,7 @@ def test_bad_override_syntax_and_missing_file(tmp_path):
         parse_overrides(["max_epochs=3"])
     with pytest.raises(ConfigError, match=r"section\.key=value"):
         parse_overrides(["train.max_epochs"])
-    with pytest.raises(FileNotFoundError, match="missing.yaml. is neither a file nor a shipped recipe"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.yaml. is neither a file nor a shipped recipe"):
         load_config(tmp_path / "missing.yaml")
 
 
@@ -97,7 +102,7 @@ def test_repository_configs_load(path):
 def test_camvid_configs_cover_the_sfnet_family():
     from alignseg.models.zoo import list_models
 
-    family = [name for name in list_models() if not name.startswith("fapn")]
+    family = [name for name in list_models() if name.startswith(("sfnet", "fpn_ppm", "fcn"))]
     present = {p.stem for p in (CONFIG_DIR / "camvid").glob("*.yaml")}
     assert set(family) <= present
     for name in family:
@@ -138,3 +143,15 @@ def test_shipped_recipes_are_addressable_by_name():
     assert load_config("camvid/sfnet_lite_r18").model.name == "sfnet_lite_r18"
     with pytest.raises(FileNotFoundError, match="neither a file nor a shipped recipe; shipped: "):
         find_config("camvid/no_such_model")
+
+
+def test_an_override_can_set_one_entry_of_a_mapping(tmp_path):
+    path = write(tmp_path, "train: {max_epochs: 3}\nloss: {aux_weights: {dsn: 0.4}}\n")
+    config = load_config(path, ["loss.aux_weights.teacher=1", "loss.term_weights.car_intra=0.5"])
+    assert config.loss.aux_weights == {"dsn": 0.4, "teacher": 1.0}
+    assert config.loss.term_weights == {"car_intra": 0.5}
+    assert load_config(None, ["train.max_epochs=1", "loss.aux_weights=0.4"]).loss.aux_weights == 0.4
+    with pytest.raises(ConfigError, match=r"'loss\.aux_weights' is 0\.4 in .*c\.yaml, not a mapping"):
+        load_config(write(tmp_path, "train: {max_epochs: 3}\nloss: {aux_weights: 0.4}\n"), ["loss.aux_weights.x=1"])
+    with pytest.raises(ConfigError, match=r"'loss\.term_weights' must be mapping"):
+        load_config(None, ["train.max_epochs=1", "loss.term_weights.car_intra=high"])
