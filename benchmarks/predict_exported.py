@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     images = [read_image(path) for path in paths]
     if args.weights is None:
         weights = save_checkpoint(work / "model.safetensors", random_model(args.model, num_classes=11),
-                                  model=args.model, source="fresh weights, BatchNorm from random images")
+                                  model=args.model, num_classes=11, source="fresh weights, BatchNorm from noise")
     else:
         weights = Path(args.weights)
     checkpoint = read_checkpoint(weights)
