@@ -10,7 +10,8 @@ machine was:
 - PyTorch (oneDNN): fp32; bf16 (bf16 tensors, AMX where the CPU has it); INT8 matmul with ``torch._int_mm``
   and INT8 conv with a quantized ``Conv2d`` of the ``x86`` engine;
 - OpenVINO: a one-operator model compiled with ``INFERENCE_PRECISION_HINT`` f32 and bf16, and an INT8 model
-  (FakeQuantize on the activation and the weight, which OpenVINO's low-precision passes run in int8).
+  (FakeQuantize on the activation and the weight, which OpenVINO's low-precision passes run in int8); the
+  precision the plugin actually ran the operator in is read from its runtime graph and reported.
 
     python benchmarks/machine_peak.py                     # ~1 minute on 2 cores
     python benchmarks/machine_peak.py --quick             # small shapes, a smoke run
@@ -81,8 +82,8 @@ def conv_ops(c: int, h: int, w: int) -> float:
 
 # -- PyTorch -----------------------------------------------------------------------------------------------
 
-def torch_cases(n: int, conv: tuple[int, int, int]) -> dict[tuple[str, str], Callable[[], object]]:
-    """(op, precision) -> a no-argument call running that operator once in PyTorch."""
+def torch_cases(n: int, conv: tuple[int, int, int]) -> dict[tuple[str, str], tuple[Callable[[], object], str]]:
+    """(op, precision) -> (a no-argument call running that operator once in PyTorch, the operands' dtype)."""
     c, h, w = conv
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
@@ -102,7 +103,10 @@ def torch_cases(n: int, conv: tuple[int, int, int]) -> dict[tuple[str, str], Cal
     qconv = quantized_conv(x, k)
     if qconv is not None:
         cases[("conv3x3", "int8")] = qconv
-    return cases
+    dtypes = {"fp32": "f32", "bf16": "bf16", "matmul int8": "i8 (torch._int_mm)",
+              "conv3x3 int8": "u8×i8 (x86 quantized engine)"}
+    return {(op, precision): (call, dtypes.get(f"{op} {precision}", dtypes.get(precision)))
+            for (op, precision), call in cases.items()}
 
 
 def quantized_conv(x: torch.Tensor, k: torch.Tensor) -> Callable[[], object] | None:
@@ -122,24 +126,25 @@ def quantized_conv(x: torch.Tensor, k: torch.Tensor) -> Callable[[], object] | N
 
 # -- OpenVINO ----------------------------------------------------------------------------------------------
 
-def _fake_quantize(ops, node, limit: float):
-    """A symmetric 256-level FakeQuantize of ``node`` over [-limit, limit]."""
-    low = ops.constant(np.float32(-limit))
-    high = ops.constant(np.float32(limit))
-    return ops.fake_quantize(node, low, high, low, high, 256)
+def _fake_quantize(ops, node, low: float, high: float, levels: int):
+    """A FakeQuantize of ``node`` to ``levels`` levels over [low, high]."""
+    lo, hi = ops.constant(np.float32(low)), ops.constant(np.float32(high))
+    return ops.fake_quantize(node, lo, hi, lo, hi, levels)
 
 
 def openvino_model(op: str, shape: tuple[int, ...], weight: np.ndarray, int8: bool):
-    """A one-operator OpenVINO model: activation (Parameter) times a constant weight, optionally int8."""
+    """A one-operator OpenVINO model: activation (Parameter) times a constant weight. ``int8``: the activation
+    quantised to 256 signed levels and the weight to 255 symmetric ones, the pattern OpenVINO's
+    low-precision passes run as an i8 × i8 kernel (a 256-level weight stays in float)."""
     import openvino as ov
     import openvino.opset13 as ops
 
     x = ops.parameter(shape, ov.Type.f32, name="x")
-    w = ops.constant(weight)
-    source, kernel = x, w
+    source, kernel = x, ops.constant(weight)
     if int8:
-        source = _fake_quantize(ops, x, 4.0)
-        kernel = _fake_quantize(ops, w, float(np.abs(weight).max()))
+        limit = float(np.abs(weight).max())
+        source = _fake_quantize(ops, x, -4.0, 4.0 * 127 / 128, 256)
+        kernel = _fake_quantize(ops, kernel, -limit, limit, 255)
     if op == "matmul":
         y = ops.matmul(source, kernel, False, False)
     else:
@@ -147,8 +152,17 @@ def openvino_model(op: str, shape: tuple[int, ...], weight: np.ndarray, int8: bo
     return ov.Model([y], [x], f"peak_{op}")
 
 
-def openvino_cases(n: int, conv: tuple[int, int, int]) -> dict[tuple[str, str], Callable[[], object]]:
-    """(op, precision) -> a call running the compiled one-operator model once (an infer request reused)."""
+def executed_precision(compiled) -> str:
+    """The precision OpenVINO's CPU plugin runs the model's matmul/convolution in (its runtime graph)."""
+    for node in compiled.get_runtime_model().get_ordered_ops():
+        info = node.get_rt_info()
+        if info["layerType"].astype(str) in ("FullyConnected", "MatMul", "Convolution"):
+            return info["runtimePrecision"].astype(str)
+    return "?"
+
+
+def openvino_cases(n: int, conv: tuple[int, int, int]) -> dict[tuple[str, str], tuple[Callable[[], object], str]]:
+    """(op, precision) -> (a call running the compiled one-operator model once, the precision it runs in)."""
     import openvino as ov
 
     core = ov.Core()
@@ -165,7 +179,8 @@ def openvino_cases(n: int, conv: tuple[int, int, int]) -> dict[tuple[str, str], 
             compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": hint,
                                                           "PERFORMANCE_HINT": "LATENCY"})
             request = compiled.create_infer_request()
-            cases[(op, precision)] = lambda request=request, data=data: request.infer({0: data})
+            cases[(op, precision)] = (lambda request=request, data=data: request.infer({0: data}),
+                                      executed_precision(compiled))
     return cases
 
 
@@ -183,18 +198,19 @@ def markdown(report: dict) -> str:
         f"Shapes: matmul {report['matmul_n']}³; conv 3×3 1×{report['conv'][0]}×{report['conv'][1]}×"
         f"{report['conv'][2]} → {report['conv'][0]} channels. 1 MAC = 2 ops; INT8 in TOPS.", "",
         f"Command: `{report['command']}`", "",
-        "| op | precision | runtime | median ms | best ms | TFLOP/s (TOPS), best | at median | × fp32 same runtime |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| op | precision | runtime | ran in | median ms | best ms | TFLOP/s (TOPS), best | at median | "
+        "× fp32 same runtime |", "|---|---|---|---|---:|---:|---:|---:|---:|",
     ]
     fp32 = {(r["op"], r["runtime"]): r["tflops"] for r in report["results"] if r.get("precision") == "fp32"
             and "tflops" in r}
     for r in report["results"]:
         if "error" in r:
-            lines.append(f"| {r['op']} | {r['precision']} | {r['runtime']} | failed: {r['error'][:60]} | | | | | |")
+            lines.append(f"| {r['op']} | {r['precision']} | {r['runtime']} | | failed: {r['error'][:60]} | | | | | |")
             continue
         base = fp32.get((r["op"], r["runtime"]))
         ratio = f"{r['tflops'] / base:.1f}" if base else "-"
-        lines.append(f"| {r['op']} | {r['precision']} | {r['runtime']} | {r['ms']:.2f} | {r['best_ms']:.2f} | "
+        lines.append(f"| {r['op']} | {r['precision']} | {r['runtime']} | {r['executed_as']} | {r['ms']:.2f} | "
+                     f"{r['best_ms']:.2f} | "
                      f"{r['tflops']:.3f} | {r['tflops_median']:.3f} | {ratio} |")
     return "\n".join(lines) + "\n"
 
@@ -223,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError as error:
             print(f"{runtime}: not available ({error})")
             continue
-        for (op, precision), call in cases.items():
+        for (op, precision), (call, executed) in cases.items():
             try:
                 median, best = timed(call, args.seconds)
             except Exception as error:  # one unsupported case must not lose the table
@@ -231,10 +247,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{op:8s} {precision:5s} {runtime:9s} FAILED {type(error).__name__}: {str(error)[:200]}")
                 continue
             tflops = ops_of[op] / best / 1e12
-            results.append({"op": op, "precision": precision, "runtime": runtime, "ms": 1000 * median,
+            results.append({"op": op, "precision": precision, "runtime": runtime, "executed_as": executed,
+                            "ms": 1000 * median,
                             "best_ms": 1000 * best, "tflops": tflops, "tflops_median": ops_of[op] / median / 1e12})
             print(f"{op:8s} {precision:5s} {runtime:9s} median {1000 * median:9.2f} ms  best {1000 * best:9.2f} ms  "
-                  f"{tflops:7.3f} TFLOP/s", flush=True)
+                  f"{tflops:7.3f} TFLOP/s  ran in {executed}", flush=True)
     report = {"machine": machine(), "load_average_before": before, "load_average_after": list(os.getloadavg()),
               "matmul_n": args.matmul_n, "conv": list(conv), "seconds_per_case": args.seconds,
               "command": "python benchmarks/machine_peak.py" + (" " + " ".join(argv) if argv else
