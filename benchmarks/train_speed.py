@@ -89,7 +89,7 @@ def time_steps(config, batches: list[dict], steps: int, warmup: int) -> dict:
     median = statistics.median(times)
     size = config.data.batch_size
     return {"steps": steps, "warmup": warmup, "median_s": median, "min_s": min(times),
-            "images_per_s": size / median, "last_loss": float(loss)}
+            "images_per_s": size / median, "last_loss": loss.item()}
 
 
 def markdown(report: dict) -> str:
