@@ -6,7 +6,8 @@ For each model (default sfnet_lite_r18, sfnet_r18, sfnet_stdc1, sfnet_df2, fapn_
 (``alignseg.deploy.loading.load_model(random_init=True)``; speed does not depend on the weights) and
 BatchNorm folded (``prepare_for_export``), the variants:
 
-    eager-fp32          PyTorch eager, NCHW: the reference logits and the "× eager fp32" base
+    eager-fp32          PyTorch eager, NCHW, TF32 off: the reference logits and the "× eager fp32" base
+    eager-tf32          the same with TF32 convolutions and matmuls allowed (PyTorch's default for cuDNN)
     eager-fp16          the model in half precision
     eager-fp16-cl       half precision, channels-last weights and input
     cudagraph-fp16-cl   the previous one captured once in a CUDA graph and replayed
@@ -19,7 +20,8 @@ median and p10/p90); every variant's logits are compared with eager fp32 on the 
 pixels with the same argmax, max |diff|). Training: images/s of the real training step (the model in train
 mode with its deep-supervision heads, the criterion of ``alignseg.losses.build_criterion`` with the zoo
 entry's loss defaults, SGD) on random data, fp32 and bf16-mixed (autocast) with and without channels-last.
-A time budget (``--budget-s``) skips what is left (recorded as skipped) so the script ends in time.
+A time budget (``--budget-s``) skips what is left (recorded as skipped) so the script ends in time; the
+variants that take minutes to set up (compile, ONNX Runtime, TensorRT) run last, after the training rows.
 
     bash benchmarks/gpu.sh                                  # everything, < 8 min on one recent GPU
     python benchmarks/gpu_bench.py --models sfnet_r18 --sizes 512x1024 --iters 20     # a quick look
@@ -43,8 +45,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODELS = ("sfnet_lite_r18", "sfnet_r18", "sfnet_stdc1", "sfnet_df2", "fapn_r18")
-VARIANTS = ("eager-fp32", "eager-fp16", "eager-fp16-cl", "cudagraph-fp16-cl", "compile-fp16-cl", "ort-cuda-fp32",
-            "ort-trt-fp16")
+VARIANTS = ("eager-fp32", "eager-tf32", "eager-fp16", "eager-fp16-cl", "cudagraph-fp16-cl", "compile-fp16-cl",
+            "ort-cuda-fp32", "ort-trt-fp16")
+SLOW_VARIANTS = ("compile-fp16-cl", "ort-cuda-fp32", "ort-trt-fp16")  # minutes of set-up: run after the rest
 TRAIN_CONFIGS = ("fp32", "bf16-mixed", "bf16-mixed-cl")
 
 
@@ -189,7 +192,8 @@ def ort_forward(model, size: tuple[int, int], provider: str, folder: str):
                            size=size, dynamic=False)
     options = {"trt_fp16_enable": True, "trt_engine_cache_enable": True,
                "trt_engine_cache_path": folder} if provider == "TensorrtExecutionProvider" else {}
-    session = ort.InferenceSession(str(path), providers=[(provider, options)])
+    providers = [(provider, options)] + (["CUDAExecutionProvider"] if provider != "CUDAExecutionProvider" else [])
+    session = ort.InferenceSession(str(path), providers=providers)
     name, output = session.get_inputs()[0].name, session.get_outputs()[0].name
     result = {}
 
@@ -209,8 +213,8 @@ def ort_forward(model, size: tuple[int, int], provider: str, folder: str):
     return call, logits
 
 
-def inference_rows(name: str, size: tuple[int, int], args, deadline: float, log) -> list[dict]:
-    """Every variant of ``name`` at ``size``: latency, FPS and agreement with eager fp32."""
+def inference_rows(name: str, size: tuple[int, int], variants: list[str], args, deadline: float, log) -> list[dict]:
+    """``variants`` of ``name`` at ``size``: latency, FPS and agreement with eager fp32 (TF32 off)."""
     import copy
 
     import torch
@@ -223,13 +227,23 @@ def inference_rows(name: str, size: tuple[int, int], args, deadline: float, log)
     half = copy.deepcopy(base).half()
     half_cl = copy.deepcopy(half).to(memory_format=torch.channels_last)
     x_cl = x.half().contiguous(memory_format=torch.channels_last)
-    rows, reference = [], None
+    rows = []
     with tempfile.TemporaryDirectory(prefix="alignseg-gpu-") as folder, torch.inference_mode():
+        reference = base(x).float()
 
         def build(variant: str) -> tuple[Callable[[], object], Callable[[], object]]:
             """(the timed call, a call returning the logits) of one variant."""
             if variant == "eager-fp32":
                 return (lambda: base(x)), (lambda: base(x))
+            if variant == "eager-tf32":
+                def with_tf32():
+                    torch.backends.cuda.matmul.allow_tf32 = True
+                    with torch.backends.cudnn.flags(enabled=True, benchmark=True, deterministic=False,
+                                                    allow_tf32=True):
+                        out = base(x)
+                    torch.backends.cuda.matmul.allow_tf32 = False
+                    return out
+                return with_tf32, with_tf32
             if variant == "eager-fp16":
                 x_half = x.half()
                 return (lambda: half(x_half)), (lambda: half(x_half))
@@ -247,7 +261,7 @@ def inference_rows(name: str, size: tuple[int, int], args, deadline: float, log)
 
         wanted = {"compile-fp16-cl": args.compile_models, "ort-cuda-fp32": args.ort_models,
                   "ort-trt-fp16": args.trt_models}
-        for variant in args.variants:
+        for variant in variants:
             if variant in wanted and name not in wanted[variant]:
                 continue
             row = {"model": name, "input_size": list(size), "batch": 1, "variant": variant}
@@ -267,8 +281,7 @@ def inference_rows(name: str, size: tuple[int, int], args, deadline: float, log)
                 continue
             row["fps"] = 1000.0 / row["latency_ms"]["median"]
             row["setup_s"] = first_s
-            if reference is None:
-                reference = logits
+            if variant == "eager-fp32":
                 row["parity"] = None
             else:
                 diff, agreement = compare_logits(reference, logits)
@@ -286,8 +299,8 @@ def training_rows(name: str, args, deadline: float, log) -> list[dict]:
     """Images/s of the training step of ``name`` in each of TRAIN_CONFIGS, on random images and labels."""
     import torch
 
+    from alignseg import create_model
     from alignseg.losses import build_criterion
-    from alignseg.models import create_model
     from alignseg.models.zoo import get_entry
 
     rows = []
@@ -302,6 +315,7 @@ def training_rows(name: str, args, deadline: float, log) -> list[dict]:
             row["skipped"] = "time budget (--budget-s) spent"
             continue
         channels_last = config.endswith("-cl")
+        torch.cuda.reset_peak_memory_stats()
         model = create_model(name, num_classes=19).cuda().train()
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -333,7 +347,6 @@ def training_rows(name: str, args, deadline: float, log) -> list[dict]:
         row["images_per_s"] = args.train_batch * 1000.0 / row["step_ms"]["median"]
         row["last_loss"] = loss
         row["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
-        torch.cuda.reset_peak_memory_stats()
         log(f"  train {name} {config:14s} {row['step_ms']['median']:8.1f} ms/step  {row['images_per_s']:7.1f} images/s")
     return rows
 
@@ -357,7 +370,9 @@ def markdown(report: dict) -> str:
         lines += [f"## Inference at {size[0]}×{size[1]}", "",
                   "| model | variant | median ms | p10–p90 ms | FPS | × eager fp32 | argmax agreement | max abs diff |",
                   "|---|---|---:|---:|---:|---:|---:|---:|"]
-        rows = [r for r in report["inference"] if r["input_size"] == size]
+        order = {m: i for i, m in enumerate(dict.fromkeys(r["model"] for r in report["inference"]))}
+        rows = sorted((r for r in report["inference"] if r["input_size"] == size),
+                      key=lambda r: (order[r["model"]], VARIANTS.index(r["variant"])))
         base = {r["model"]: r["latency_ms"]["median"] for r in rows if r["variant"] == "eager-fp32" and "fps" in r}
         for r in rows:
             if "fps" not in r:
@@ -374,7 +389,7 @@ def markdown(report: dict) -> str:
     if report["training"]:
         t = report["training"][0]
         lines += [f"## Training step ({t['batch']}×{t['input_size'][0]}×{t['input_size'][1]} random images, "
-                  "train mode with deep supervision, zoo criterion, SGD)", "",
+                  "train mode with deep supervision, zoo criterion, SGD; fp32 with TF32 off)", "",
                   "| model | precision | step median ms | images/s | peak GiB |", "|---|---|---:|---:|---:|"]
         for r in report["training"]:
             if "images_per_s" not in r:
@@ -407,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"arguments fine; GPU {torch.cuda.get_device_name(0)}; nothing run (--dry-run)")
         return 0
     torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = False  # fp32 means fp32 (eager-tf32 turns TF32 on for its own row)
+    torch.backends.cuda.matmul.allow_tf32 = False
     started = time.perf_counter()
     deadline = started + args.budget_s
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -419,14 +436,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.perf_counter() - started:6.0f} s] {line}", flush=True)
 
     log(f"GPU {report['environment'].get('gpu')}; budget {args.budget_s:.0f} s")
-    for index, size in enumerate(args.sizes):
+    quick = [v for v in args.variants if v not in SLOW_VARIANTS]
+    slow = [v for v in args.variants if v in SLOW_VARIANTS]
+    for size in args.sizes:
         for name in args.models:
-            report["inference"] += inference_rows(name, size, args, deadline, log)
+            report["inference"] += inference_rows(name, size, quick, args, deadline, log)
             write(report, args.out)
-        if index == 0:  # training right after the papers' size, before the smaller sizes
-            for name in args.train_models:
-                report["training"] += training_rows(name, args, deadline, log)
-                write(report, args.out)
+    for name in args.train_models:
+        report["training"] += training_rows(name, args, deadline, log)
+        write(report, args.out)
+    for size in args.sizes if slow else []:
+        for name in args.models:
+            report["inference"] += inference_rows(name, size, slow, args, deadline, log)
+            write(report, args.out)
     report["seconds"] = time.perf_counter() - started
     write(report, args.out)
     log(f"done; wrote {args.out} and {args.out.with_suffix('.md')}")
