@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import statistics
 import sys
 import tempfile
@@ -402,11 +401,10 @@ def markdown(report: dict) -> str:
 
 
 def write(report: dict, out: Path) -> None:
-    from alignseg.fileio import atomic_write
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_report import write_report
 
-    atomic_write(out, lambda s: s.write(json.dumps(report, indent=2).encode()))
-    text = markdown(report)
-    atomic_write(out.with_suffix(".md"), lambda s: s.write(text.encode()))
+    write_report(report, out, markdown(report))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import statistics
 import subprocess
@@ -36,6 +35,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_report import write_report
 
 REPO = Path(__file__).resolve().parents[1]
 FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
@@ -257,13 +259,8 @@ def main(argv: list[str] | None = None) -> int:
               "command": "python benchmarks/machine_peak.py" + (" " + " ".join(argv) if argv else
                                                                  " " + " ".join(sys.argv[1:])).rstrip(),
               "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "results": results}
-    from alignseg.fileio import atomic_write
-
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(args.out, lambda s: s.write(json.dumps(report, indent=2).encode()))
     md = markdown(report)
-    atomic_write(args.out.with_suffix(".md"), lambda s: s.write(md.encode()))
-    print("\n" + md + f"\nwrote {args.out} and {args.out.with_suffix('.md')}")
+    print("\n" + md + f"\nwrote {args.out} and {write_report(report, args.out, md)}")
     return 0
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
-import json
 import os
 import statistics
 import sys
@@ -32,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import camvid_train  # the CamVid recipe: one config builder for both benchmarks
+from bench_report import write_report
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = (("32-true", False), ("32-true", True), ("bf16-mixed", False), ("bf16-mixed", True))
@@ -149,7 +149,6 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.root / "images").is_dir():
         parser.error(f"CamVid not found at {args.root} (give --root DIR)")
     from alignseg.deploy.bench import environment
-    from alignseg.fileio import atomic_write
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -177,10 +176,8 @@ def main(argv: list[str] | None = None) -> int:
               "batch_size": args.batch_size, "crop": list(args.crop), "steps": args.steps, "warmup": args.warmup,
               "data": data, "steps_results": results,
               "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    atomic_write(args.out, lambda s: s.write(json.dumps(report, indent=2).encode()))
     md = markdown(report)
-    atomic_write(args.out.with_suffix(".md"), lambda s: s.write(md.encode()))
-    print("\n" + md + f"\nwrote {args.out} and {args.out.with_suffix('.md')}")
+    print("\n" + md + f"\nwrote {args.out} and {write_report(report, args.out, md)}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_without_a_gpu_the_dry_run_says_no_cuda_device(gpu_bench):
         gpu_bench.main(["--dry-run"])
 
 
-def test_markdown_tables_from_a_report(gpu_bench):
+def test_markdown_tables_from_a_report(gpu_bench, tmp_path):
     """The report writer on a hand-made report: ratios to eager fp32, agreement, skipped and failed rows."""
     lat = {"median": 10.0, "p10": 9.0, "p90": 11.0, "min": 9.0, "runs": 5}
     report = {"command": "python benchmarks/gpu_bench.py", "warmup": 1, "iters": 5,
@@ -68,3 +69,5 @@ def test_markdown_tables_from_a_report(gpu_bench):
     assert "| m | eager-fp16 | 4.00 | 9.00–11.00 | 250.0 | 2.50 | 99.900% | 1.0e-02 |" in text
     assert "failed: RuntimeError: no TRT" in text and "| m | compile-fp16-cl | time budget" in text
     assert "| m | bf16-mixed | 10.0 | 200.0 | 1.5 |" in text
+    gpu_bench.write(report, tmp_path / "gpu.json")
+    assert json.loads((tmp_path / "gpu.json").read_text()) == report and (tmp_path / "gpu.md").read_text() == text
