@@ -3,7 +3,7 @@
 
 For each model (default sfnet_lite_r18, sfnet_r18, sfnet_stdc1, sfnet_df2, fapn_r18) at each size (default
 1024x2048 and 512x1024), batch 1, on fresh weights with BatchNorm statistics calibrated
-(``alignseg.deploy.loading.load_model(random_init=True)``; speed does not depend on the weights) and
+(``alignseg.deploy.loading.random_model``; speed does not depend on the weights) and
 BatchNorm folded (``prepare_for_export``), the variants:
 
     eager-fp32          PyTorch eager, NCHW, TF32 off: the reference logits and the "× eager fp32" base
@@ -182,7 +182,7 @@ def ort_forward(model, size: tuple[int, int], provider: str, folder: str):
     import onnxruntime as ort
     import torch
 
-    from alignseg.deploy.export import export_onnx
+    from alignseg.deploy.onnx_graph import export_onnx
 
     if provider not in ort.get_available_providers():
         raise RuntimeError(f"onnxruntime {ort.__version__} has no {provider} (has {ort.get_available_providers()})")
@@ -218,10 +218,11 @@ def inference_rows(name: str, size: tuple[int, int], variants: list[str], args, 
 
     import torch
 
-    from alignseg.deploy.export import compare_logits, prepare_for_export
-    from alignseg.deploy.loading import load_model
+    from alignseg.deploy.export import compare_logits
+    from alignseg.deploy.loading import random_model
+    from alignseg.deploy.onnx_graph import prepare_for_export
 
-    base = prepare_for_export(load_model(name, random_init=True)).cuda().eval()
+    base = prepare_for_export(random_model(name)).cuda().eval()
     x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0)).cuda()
     half = copy.deepcopy(base).half()
     half_cl = copy.deepcopy(half).to(memory_format=torch.channels_last)
