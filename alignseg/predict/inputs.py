@@ -18,6 +18,7 @@ __all__ = [
     "read_video_frames",
     "require_cv2",
     "video_fps",
+    "video_frame_count",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -73,6 +74,17 @@ def video_fps(path: str | Path, default: float = 25.0) -> float:
     finally:
         capture.release()
     return float(fps) if fps and np.isfinite(fps) and fps > 0 else default
+
+
+def video_frame_count(path: str | Path) -> int | None:
+    """The number of frames a video file declares (containers may be approximate), or ``None``."""
+    cv2 = require_cv2()
+    capture = cv2.VideoCapture(str(path))
+    try:
+        count = capture.get(cv2.CAP_PROP_FRAME_COUNT) if capture.isOpened() else 0.0
+    finally:
+        capture.release()
+    return int(count) if count and np.isfinite(count) and count > 0 else None
 
 
 def read_video_frames(path: str | Path, max_frames: int | None = None) -> Iterator[np.ndarray]:
