@@ -26,6 +26,7 @@ __all__ = [
     "colorize",
     "draw_legend",
     "error_map",
+    "evaluation_panel",
     "flow_picture",
     "flow_to_color",
     "flow_wheel",
@@ -390,3 +391,32 @@ def flow_picture(
     for i, line in enumerate(lines):
         draw.text((pad, 2 * pad + wheel_size + i * (font_size + pad)), line, fill=(0, 0, 0), font=font)
     return with_legend(colors, np.asarray(key))
+
+
+def evaluation_panel(
+    image: Any,
+    pred: Any,
+    label: Any,
+    class_names: Sequence[str],
+    palette: Sequence[Sequence[int]],
+    ignore_index: int | None = 255,
+) -> np.ndarray:
+    """image | prediction | ground truth | error map, captioned, with one legend: the classes present in the
+    prediction or the ground truth, then the error map's colours (``ERROR_MAP_LEGEND``)."""
+    pred, label = _label_array(pred, "pred"), _label_array(label, "label")
+    panel = side_by_side(
+        image,
+        colorize(pred, palette, ignore_index=ignore_index),
+        colorize(label, palette, ignore_index=ignore_index),
+        error_map(pred, label, ignore_index),
+        labels=["image", "prediction", "ground truth", "error map"],
+    )
+    num_classes = len(class_names)
+    classes = sorted(set(present_classes(pred, num_classes, ignore_index)) |
+                     set(present_classes(label, num_classes, ignore_index)))
+    names = [*class_names, *(name for name, _ in ERROR_MAP_LEGEND)]
+    colors = [*palette, *(color for _, color in ERROR_MAP_LEGEND)]
+    extra = list(range(num_classes, num_classes + len(ERROR_MAP_LEGEND)))
+    legend = draw_legend(names, colors, classes + extra, font_size=font_size_for(panel.shape[0]),
+                         max_height=panel.shape[0])
+    return with_legend(panel, legend)

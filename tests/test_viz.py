@@ -185,3 +185,20 @@ def test_flow_picture_has_the_field_the_wheel_and_the_scale():
     assert (key < 40).all(axis=2).sum() > 30  # the radius text
     # the key keeps its width whatever the numbers, so video frames keep their size
     assert viz.flow_picture(flow * 50, size=(90, 120)).shape == picture.shape
+
+
+def test_evaluation_panel_shows_the_error_map_and_one_legend():
+    palette = [(250, 10, 10), (10, 250, 10), (10, 10, 250)]
+    label = np.zeros((40, 50), np.uint8)
+    label[:, 25:] = 1
+    label[:5] = 255
+    pred = np.zeros((40, 50), np.uint8)  # right half wrong
+    image = np.full((40, 50, 3), 77, np.uint8)
+    panel = viz.evaluation_panel(image, pred, label, ["a", "b", "c"], palette)
+    errors = viz.error_map(pred, label)
+    bottom = panel[-40:]
+    fourth = bottom[:, 3 * (50 + 4) : 3 * (50 + 4) + 50]
+    assert np.array_equal(fourth, errors)
+    legend = panel[:, 4 * 50 + 3 * 4 :]
+    colours = [*palette, *(color for _, color in viz.ERROR_MAP_LEGEND)]
+    assert swatch_colours(legend, colours) == [palette[0], palette[1], *(c for _, c in viz.ERROR_MAP_LEGEND)]

@@ -6,10 +6,39 @@ import argparse
 import json
 import math
 import time
+from pathlib import Path
 
 
 def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
+
+
+def _panel_writer(folder: Path, dataset):
+    """``on_prediction`` for ``evaluate``: one ``<image name>_eval.png`` per image in ``folder``; the image is
+    the evaluated batch with its normalisation undone (procedural datasets have no file to read)."""
+    import numpy as np
+
+    from ..data import IMAGENET_MEAN, IMAGENET_STD
+    from ..predict.outputs import write_png
+    from ..viz import evaluation_panel
+
+    mean, std = np.array(IMAGENET_MEAN).reshape(3, 1, 1), np.array(IMAGENET_STD).reshape(3, 1, 1)
+
+    def write(batch: dict, prediction) -> None:
+        images = batch["image"].cpu().numpy() * std + mean
+        for path, image, pred, label in zip(batch["path"], images, prediction.cpu().numpy(), batch["label"].numpy(),
+                                            strict=True):
+            rgb = np.clip(np.rint(image.transpose(1, 2, 0) * 255), 0, 255).astype(np.uint8)
+            panel = evaluation_panel(rgb, pred.astype(np.uint8), label.astype(np.uint8), dataset.class_names,
+                                     dataset.palette, dataset.ignore_index)
+            write_png(folder / f"{Path(path).name}_eval.png", panel)
+
+    return write
+
+
+def _metrics_files(args: argparse.Namespace) -> list[Path]:
+    """Where the metrics JSON goes: ``--json``, and ``--show-dir``/metrics.json (read by ``alignseg plot``)."""
+    return [Path(path) for path in (args.json, args.show_dir and Path(args.show_dir) / "metrics.json") if path]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,17 +70,20 @@ def run(args: argparse.Namespace) -> int:
           f"{len(dataset)} images, {setting}, {device}", flush=True)
     start = time.perf_counter()
     loader = build_val_loader(dataset, config.data.workers, pin_memory=device == "cuda")
-    metrics = evaluate(model, loader, dataset.num_classes, ev, device=device, progress=True)
+    show = _panel_writer(Path(args.show_dir), dataset) if args.show_dir else None
+    metrics = evaluate(model, loader, dataset.num_classes, ev, device=device, progress=True, on_prediction=show)
     seconds = time.perf_counter() - start
     print(metrics.format_table(dataset.class_names))
     print(f"\nmIoU {100 * metrics.miou:.2f}   pixel accuracy {100 * metrics.pixel_accuracy:.2f}   "
           f"({len(dataset)} images in {seconds:.0f} s)")
-    if args.json:
+    if args.json or args.show_dir:
         record = {
             "model": name,
             "weights": str(args.weights),
             "dataset": config.data.dataset,
             "split": config.data.val_split,
+            "class_names": list(dataset.class_names),
+            "ignore_index": dataset.ignore_index,
             "images": len(dataset),
             "eval": {"mode": ev.mode, "scales": ev.scales, "flip": ev.flip, "window": ev.window,
                      "overlap": ev.overlap},
@@ -66,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
             "seconds": seconds,
         }
         text = json.dumps(record, indent=2) + "\n"
-        atomic_write(args.json, lambda stream: stream.write(text.encode()))
-        print(f"wrote {args.json}")
+        for target in _metrics_files(args):
+            atomic_write(target, lambda stream: stream.write(text.encode()))
+            print(f"wrote {target}")
     return 0
 
 
@@ -89,5 +122,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--workers", type=int, default=None, help="loader processes")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     ev.add_argument("--json", default=None, help="also write the metrics to this JSON file")
+    ev.add_argument("--show-dir", default=None, metavar="DIR",
+                    help="write image | prediction | ground truth | error map per image to DIR, and the metrics "
+                         "with the confusion matrix to DIR/metrics.json (for `alignseg plot`)")
     ev.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
     ev.set_defaults(func=run)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
@@ -41,9 +41,11 @@ def evaluate(
     device: torch.device | str = "cpu",
     ignore_index: int = 255,
     progress: bool = False,
+    on_prediction: Callable[[dict, Tensor], None] | None = None,
 ) -> SegmentationMetrics:
     """Metrics of ``model`` over ``batches`` (dicts with ``image`` and ``label``), summed over ranks when
-    torch.distributed is initialised (each rank giving its own shard)."""
+    torch.distributed is initialised (each rank giving its own shard). ``on_prediction(batch, classes)``
+    sees every batch with its predicted ``N×H×W`` class map (e.g. to draw pictures)."""
     model.eval()
     confusion = ConfusionMatrix(num_classes, ignore_index)
     total = len(batches) if hasattr(batches, "__len__") else None
@@ -51,7 +53,10 @@ def evaluate(
     for i, batch in enumerate(batches, 1):
         image = batch["image"].to(device, non_blocking=True)
         label = batch["label"].to(device, non_blocking=True)
-        confusion.update(predict_logits(model, image, config).argmax(dim=1), label)
+        prediction = predict_logits(model, image, config).argmax(dim=1)
+        confusion.update(prediction, label)
+        if on_prediction is not None:
+            on_prediction(batch, prediction)
         now = time.perf_counter()
         if progress and (now - last_report > 10 or i == total):
             last_report = now
