@@ -45,7 +45,7 @@ Color = tuple[int, int, int]
 
 CORRECT_COLOR: Color = (0, 0, 0)
 WRONG_COLOR: Color = (255, 0, 0)
-IGNORED_COLOR: Color = (128, 128, 128)
+IGNORED_COLOR: Color = (200, 200, 200)  # light: CamVid's sky is mid grey
 ERROR_MAP_LEGEND: tuple[tuple[str, Color], ...] = (
     ("correct", CORRECT_COLOR),
     ("wrong", WRONG_COLOR),
@@ -404,12 +404,16 @@ def evaluation_panel(
     """image | prediction | ground truth | error map, captioned, with one legend: the classes present in the
     prediction or the ground truth, then the error map's colours (``ERROR_MAP_LEGEND``)."""
     pred, label = _label_array(pred, "pred"), _label_array(label, "label")
+    image = _rgb_array(image)
+    # Wide panels are shown scaled down: letters grow with the width too.
+    font_size = max(font_size_for(image.shape[0]), round(4 * image.shape[1] / 100))
     panel = side_by_side(
         image,
         colorize(pred, palette, ignore_index=ignore_index),
-        colorize(label, palette, ignore_index=ignore_index),
+        colorize(label, palette, ignore_index=ignore_index, ignore_color=IGNORED_COLOR),
         error_map(pred, label, ignore_index),
         labels=["image", "prediction", "ground truth", "error map"],
+        font_size=font_size,
     )
     num_classes = len(class_names)
     classes = sorted(set(present_classes(pred, num_classes, ignore_index)) |
@@ -417,6 +421,5 @@ def evaluation_panel(
     names = [*class_names, *(name for name, _ in ERROR_MAP_LEGEND)]
     colors = [*palette, *(color for _, color in ERROR_MAP_LEGEND)]
     extra = list(range(num_classes, num_classes + len(ERROR_MAP_LEGEND)))
-    legend = draw_legend(names, colors, classes + extra, font_size=font_size_for(panel.shape[0]),
-                         max_height=panel.shape[0])
+    legend = draw_legend(names, colors, classes + extra, font_size=font_size, max_height=panel.shape[0])
     return with_legend(panel, legend)

@@ -45,10 +45,10 @@ def test_error_map_colours():
     pred = np.array([[0, 1, 2], [1, 1, 0]])
     label = np.array([[0, 2, 255], [1, 255, 2]])
     out = viz.error_map(pred, label)
-    black, red, grey = [0, 0, 0], [255, 0, 0], [128, 128, 128]
+    black, red, grey = [0, 0, 0], [255, 0, 0], [200, 200, 200]
     assert out.tolist() == [[black, red, grey], [black, grey, red]]  # wrong red, ignored grey, right black
     assert dict(viz.ERROR_MAP_LEGEND) == {"correct": (0, 0, 0), "wrong": (255, 0, 0),
-                                          "not scored (ignore label)": (128, 128, 128)}
+                                          "not scored (ignore label)": (200, 200, 200)}
 
 
 def swatch_colours(picture, palette):
