@@ -49,7 +49,7 @@ IGNORED_COLOR: Color = (200, 200, 200)  # light: CamVid's sky is mid grey
 ERROR_MAP_LEGEND: tuple[tuple[str, Color], ...] = (
     ("correct", CORRECT_COLOR),
     ("wrong", WRONG_COLOR),
-    ("not scored (ignore label)", IGNORED_COLOR),
+    ("ignored", IGNORED_COLOR),
 )
 """The names and colours of ``error_map``, in the form ``draw_legend`` takes."""
 
@@ -271,11 +271,14 @@ def side_by_side(
     if labels is not None and len(labels) != len(panels):
         raise ValueError(f"{len(labels)} captions for {len(panels)} images")
     caption_height = 0
-    font = None
+    fonts = []
     if labels is not None:
-        font = legend_font(font_size or font_size_for(max(panel.shape[0] for panel in panels)))
+        size = font_size or font_size_for(max(panel.shape[0] for panel in panels))
         probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-        caption_height = max(probe.textbbox((0, 0), text or "Ag", font=font)[3] for text in labels) + 4
+        for panel, text in zip(panels, labels, strict=True):  # a caption wider than its image gets smaller
+            length = probe.textlength(text, font=legend_font(size))
+            fonts.append(legend_font(max(6, min(size, int(size * (panel.shape[1] - 4) / length))) if length else size))
+        caption_height = max(probe.textbbox((0, 0), "Ag", font=font)[3] for font in fonts) + 4
     height = caption_height + max(panel.shape[0] for panel in panels)
     width = sum(panel.shape[1] for panel in panels) + gap * (len(panels) - 1)
     canvas = np.empty((height, width, 3), dtype=np.uint8)
@@ -289,7 +292,7 @@ def side_by_side(
     picture = Image.fromarray(canvas)
     draw = ImageDraw.Draw(picture)
     left = 0
-    for panel, text in zip(panels, labels, strict=True):
+    for panel, text, font in zip(panels, labels, fonts, strict=True):
         draw.text((left + 2, 2), text, fill=(0, 0, 0), font=font)
         left += panel.shape[1] + gap
     return np.asarray(picture).copy()

@@ -47,8 +47,7 @@ def test_error_map_colours():
     out = viz.error_map(pred, label)
     black, red, grey = [0, 0, 0], [255, 0, 0], [200, 200, 200]
     assert out.tolist() == [[black, red, grey], [black, grey, red]]  # wrong red, ignored grey, right black
-    assert dict(viz.ERROR_MAP_LEGEND) == {"correct": (0, 0, 0), "wrong": (255, 0, 0),
-                                          "not scored (ignore label)": (200, 200, 200)}
+    assert dict(viz.ERROR_MAP_LEGEND) == {"correct": (0, 0, 0), "wrong": (255, 0, 0), "ignored": (200, 200, 200)}
 
 
 def swatch_colours(picture, palette):
