@@ -37,11 +37,12 @@ class ProgressBar:
         self._interactive = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def line(self) -> str:
-        """The current state in words: ``[#####.....] 12/300 frames 4.1 fps, 1:10 left``."""
+        """The current state in words: ``[#####.....] 12/300 frames, 4.1 frames/s, 1:10 left, 0:03 elapsed``."""
         elapsed = time.perf_counter() - self._start
         rate = self.done / elapsed if elapsed > 0 else 0.0
         text = f"{self.done}/{self.total}" if self.total else f"{self.done}"
-        text += f" {self.label} {rate:.1f}/s"
+        speed = f"{rate:.1f} {self.label}/s" if rate >= 1 or rate == 0 else f"{1 / rate:.1f} s each"
+        text += f" {self.label}, {speed}"
         if self.total:
             filled = min(self.width, self.width * self.done // self.total)
             text = f"[{'#' * filled}{'.' * (self.width - filled)}] {text}"
