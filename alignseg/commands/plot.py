@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     for source in sources:
         if source.is_dir() and list(source.glob("csv/version_*/metrics.csv")):
             target = output / f"{source.resolve().name}_curves.png" if len(sources) > 1 else output / "curves.png"
-            written.append(plot_learning_curves(read_run_metrics(source), target, title=str(source)))
+            written.append(plot_learning_curves(read_run_metrics(source), target, title=source.resolve().name))
         evaluations = find_eval_metrics(source) if source.is_dir() else [source]
         for path in evaluations:
             record = json.loads(path.read_text())
