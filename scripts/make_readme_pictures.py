@@ -25,10 +25,10 @@ from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-import cv2  # noqa: E402
-from PIL import Image  # noqa: E402
+import cv2
+from PIL import Image
 
-from alignseg.cli import main as alignseg  # noqa: E402
+from alignseg.cli import main as alignseg
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ALIGNSEG_SHARED", REPO.parent / "shared"))
