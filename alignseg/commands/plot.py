@@ -46,7 +46,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Learning curves (training loss, learning rate, validation mIoU against the step) from a "
         "training run folder's csv/ logs, and a row-normalised confusion matrix from each `alignseg eval` "
         "metrics JSON (--json FILE, or --show-dir DIR/metrics.json) given or found in the folders.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     plot.add_argument("paths", nargs="+", metavar="PATH",
                       help="a run folder (train.output_dir), an eval --show-dir folder or an eval metrics JSON")
