@@ -82,16 +82,33 @@ def test_predictor_on_a_camvid_image(predictor, camvid_image):
 def test_cli_writes_the_files_of_one_image(camvid_weights, camvid_image, tmp_path):
     out = tmp_path / "out"
     code = main(["predict", str(camvid_image), "--weights", str(camvid_weights), "--output", str(out),
-                 "--flows", "--color", "--quiet"])  # fmt: skip
+                 "--flows", "--quiet"])  # fmt: skip
     assert code == 0
-    stem = camvid_image.stem
-    label = Image.open(out / f"{stem}_label.png")
-    assert label.mode == "L" and label.size == (480, 360)
-    assert np.asarray(label).max() < 11
-    for suffix in ("overlay", "color", "flow0", "flow1"):
-        picture = Image.open(out / f"{stem}_{suffix}.png")
-        assert picture.mode == "RGB" and picture.size == (480, 360), suffix
+    name = camvid_image.name  # the extension stays in the output names
+    ids = Image.open(out / f"{name}_ids.png")
+    assert ids.mode == "L" and ids.size == (480, 360)
+    assert np.asarray(ids).max() < 11
+    color = Image.open(out / f"{name}_color.png")
+    assert color.mode == "P" and color.size == (480, 360)
+    assert np.array_equal(np.asarray(color), np.asarray(ids))  # pixel values are the class ids
+    assert [tuple(c) for c in np.asarray(color.getpalette()[: 3 * 11]).reshape(11, 3)] == list(CAMVID_PALETTE)
+    overlay = Image.open(out / f"{name}_overlay.png")
+    assert overlay.mode == "RGB" and overlay.size[1] == 360 and overlay.size[0] > 480  # legend on the right
+    for index in (0, 1):
+        picture = Image.open(out / f"{name}_flow{index}.png")
+        assert picture.mode == "RGB" and picture.size[1] == 360 and picture.size[0] > 480  # wheel on the right
     assert no_temporaries(out)
+
+
+def test_same_stem_different_extension_never_collide(predictor, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for suffix, value in ((".png", 20), (".jpg", 200)):
+        Image.fromarray(np.full((40, 48, 3), value, np.uint8)).save(images / f"frame{suffix}")
+    summary = predict_path(predictor, images, tmp_path / "out", OutputOptions(progress=False))
+    names = [path.name for path in summary.files]
+    assert len(names) == len(set(names)) == 6
+    assert sorted(names)[:3] == ["frame.jpg_color.png", "frame.jpg_ids.png", "frame.jpg_overlay.png"]
 
 
 def test_folder_input_is_recursive_and_sorted(tmp_path):
@@ -114,7 +131,7 @@ def test_folder_with_a_corrupt_image_names_it(predictor, tmp_path):
     with pytest.raises(DataError, match=r"sub/broken\.jpg"):
         predict_path(predictor, images, tmp_path / "out")
     # the good image before it was written completely, into the mirrored sub-folder
-    assert (tmp_path / "out" / "sub" / "a_good_label.png").is_file()
+    assert (tmp_path / "out" / "sub" / "a_good.png_ids.png").is_file()
     assert no_temporaries(tmp_path / "out")
 
 
@@ -142,13 +159,63 @@ def test_video_gives_an_overlay_video(predictor, tmp_path):
     write_video(video, frames)
     summary = predict_path(predictor, video, tmp_path / "out")
     assert summary.frames == 3
-    assert count_frames(tmp_path / "out" / "clip_overlay.mp4") == 3
+    assert count_frames(tmp_path / "out" / "clip.mp4_overlay.mp4") == 3
     summary = predict_path(predictor, video, tmp_path / "out2", OutputOptions(max_frames=2, save_frames=True))
-    assert count_frames(tmp_path / "out2" / "clip_overlay.mp4") == 2
-    saved = sorted(path.name for path in (tmp_path / "out2" / "clip_frames").iterdir())
-    assert saved == ["clip_000000_label.png", "clip_000000_overlay.png", "clip_000001_label.png",
-                     "clip_000001_overlay.png"]  # fmt: skip
+    assert count_frames(tmp_path / "out2" / "clip.mp4_overlay.mp4") == 2
+    saved = sorted(path.name for path in (tmp_path / "out2" / "clip.mp4_frames").iterdir())
+    assert saved == [f"00000{i}_{kind}.png" for i in (0, 1) for kind in ("color", "ids", "overlay")]
     assert no_temporaries(tmp_path / "out2")
+
+
+def test_video_with_flow_panel_and_progress(predictor, tmp_path, capsys):
+    frames = [np.full((64, 96, 3), value, np.uint8) for value in (30, 120, 210, 90)]
+    video = tmp_path / "clip.mp4"
+    write_video(video, frames)
+    summary = predict_path(predictor, video, tmp_path / "out", OutputOptions(flows=True))
+    written = tmp_path / "out" / "clip.mp4_overlay.mp4"
+    assert summary.frames == 4 and count_frames(written) == 4
+    capture = cv2.VideoCapture(str(written))
+    width = capture.get(cv2.CAP_PROP_FRAME_WIDTH)
+    capture.release()
+    assert width > 2 * 96  # overlay + legend, then the flow field + its key
+    err = capsys.readouterr().err
+    assert "4/4 frames" in err and "\r" not in err  # stderr is not a terminal here: plain lines only
+
+
+def test_video_codec_fallback_is_named(tmp_path):
+    from alignseg.predict.video import AtomicVideoWriter
+
+    codecs = (("QQQQ", "nothing", None), ("mp4v", "MPEG-4 Part 2", "fell back for {path}"))
+    with AtomicVideoWriter(tmp_path / "v.mp4", 5.0, codecs) as writer:
+        for value in (0, 100, 200):
+            writer.write(np.full((33, 47, 3), value, np.uint8))  # odd sizes are padded to even
+    assert writer.codec == "MPEG-4 Part 2" and writer.warning == f"fell back for {tmp_path / 'v.mp4'}"
+    assert count_frames(tmp_path / "v.mp4") == 3
+    with pytest.raises(DataError, match="any of the codecs QQQQ"), AtomicVideoWriter(
+        tmp_path / "w.mp4", 5.0, codecs[:1]
+    ) as writer:
+        writer.write(np.zeros((8, 8, 3), np.uint8))
+    assert not list(tmp_path.glob(".w*"))
+
+
+def test_progress_bar_on_a_terminal_and_in_a_log():
+    import io
+
+    from alignseg.predict.progress import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    log, terminal = io.StringIO(), Terminal()
+    for stream in (log, terminal):
+        bar = ProgressBar(3, "frames", stream=stream, every_s=0.0)
+        for _ in range(3):
+            bar.update()
+        bar.close()
+    assert "\r" not in log.getvalue() and log.getvalue().count("\n") == 4
+    assert log.getvalue().splitlines()[-1].startswith("[##############################] 3/3 frames")
+    assert terminal.getvalue().startswith("\r") and terminal.getvalue().count("\n") == 1
 
 
 def test_cityscapes_train_ids_become_label_ids():
@@ -164,14 +231,14 @@ def test_cli_cityscapes_format(tmp_path):
     argv = ["predict", str(image.parent.parent), "--weights", str(weights), "--output", str(out),
             "--cityscapes-format", "--dataset", "cityscapes", "--quiet"]  # fmt: skip
     assert main(argv) == 0
-    train_ids = np.asarray(Image.open(out / "frankfurt" / "frankfurt_000000_000294_leftImg8bit_label.png"))
+    train_ids = np.asarray(Image.open(out / "frankfurt" / "frankfurt_000000_000294_leftImg8bit.png_ids.png"))
     result = out / CITYSCAPES_RESULTS_FOLDER / "frankfurt" / "frankfurt_000000_000294_leftImg8bit_labelIds.png"
     label_ids = Image.open(result)
     assert label_ids.mode == "L" and label_ids.size == (256, 128)
     expected = np.array([7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33])[train_ids]
     assert np.array_equal(np.asarray(label_ids), expected)
     # --dataset cityscapes gave the overlay the Cityscapes colours
-    overlay = np.asarray(Image.open(out / "frankfurt" / "frankfurt_000000_000294_leftImg8bit_overlay.png"))
+    overlay = np.asarray(Image.open(out / "frankfurt" / "frankfurt_000000_000294_leftImg8bit.png_overlay.png"))
     pixel = read_image(image)[0, 0].astype(float)
     color = np.array(CITYSCAPES_PALETTE[train_ids[0, 0]])
     assert np.abs(overlay[0, 0] - np.rint((pixel + color) / 2)).max() <= 1
@@ -218,7 +285,7 @@ def test_cli_predicts_with_onnxruntime(camvid_weights, camvid_image, tmp_path):
     argv = ["predict", str(camvid_image), "--weights", str(camvid_weights), "--output", str(tmp_path),
             "--backend", "onnxruntime", "--quiet"]  # fmt: skip
     assert main(argv) == 0
-    assert (tmp_path / f"{camvid_image.stem}_label.png").is_file()
+    assert (tmp_path / f"{camvid_image.name}_ids.png").is_file()
 
 
 def test_onnxruntime_runs_fp32_only(camvid_weights):

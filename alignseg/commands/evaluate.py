@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 import time
+from pathlib import Path
 
 from .common import HELP_FORMAT, add_model, add_output, add_runtime
 
@@ -16,6 +17,38 @@ _EXPORT_SIZE = (256, 512)
 
 def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
+
+
+def _panel_writer(folder: Path, dataset):
+    """``on_prediction`` for ``evaluate``: one ``<image name>_eval.png`` per image in ``folder``; the image is
+    the evaluated batch with its normalisation undone (procedural datasets have no file to read), shown at
+    the size of the label it was scored against."""
+    import numpy as np
+    from PIL import Image
+
+    from ..data import IMAGENET_MEAN, IMAGENET_STD
+    from ..predict.outputs import write_png
+    from ..viz import evaluation_panel
+
+    mean, std = np.array(IMAGENET_MEAN).reshape(3, 1, 1), np.array(IMAGENET_STD).reshape(3, 1, 1)
+
+    def write(batch: dict, prediction) -> None:
+        images = batch["image"].cpu().numpy() * std + mean
+        for path, image, pred, label in zip(batch["path"], images, prediction.cpu().numpy(), batch["label"].numpy(),
+                                            strict=True):
+            rgb = np.clip(np.rint(image.transpose(1, 2, 0) * 255), 0, 255).astype(np.uint8)
+            if rgb.shape[:2] != label.shape:  # eval.resize / center_crop: scored at the label's size
+                rgb = np.asarray(Image.fromarray(rgb).resize(label.shape[::-1], Image.Resampling.BILINEAR))
+            panel = evaluation_panel(rgb, pred.astype(np.uint8), label.astype(np.uint8), dataset.class_names,
+                                     dataset.palette, dataset.ignore_index)
+            write_png(folder / f"{Path(path).name}_eval.png", panel)
+
+    return write
+
+
+def _metrics_files(args: argparse.Namespace) -> list[Path]:
+    """Where the metrics JSON goes: ``-o/--output``, and ``--show-dir``/metrics.json (read by ``alignseg plot``)."""
+    return [Path(path) for path in (args.output, args.show_dir and Path(args.show_dir) / "metrics.json") if path]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,22 +91,25 @@ def run(args: argparse.Namespace) -> int:
           f"{len(dataset)} images, {setting}, {runner.name}", flush=True)
     start = time.perf_counter()
     loader = build_val_loader(dataset, config.data.workers, pin_memory=device.startswith("cuda"))
+    show = _panel_writer(Path(args.show_dir), dataset) if args.show_dir else None
     with runner:
         metrics = evaluate(runner, loader, dataset.num_classes, ev, device=device, progress=True,
-                           sources=dataset.sources)
+                           sources=dataset.sources, on_prediction=show)
     seconds = time.perf_counter() - start
     print(metrics.format_table(dataset.class_names))
     if metrics.by_source:
         print(f"\nIoU per source (merged: all)\n{metrics.format_sources_table(dataset.class_names)}")
     print(f"\nmIoU {100 * metrics.miou:.2f}   pixel accuracy {100 * metrics.pixel_accuracy:.2f}   "
           f"({len(dataset)} images in {seconds:.0f} s)")
-    if args.output:
+    if args.output or args.show_dir:
         report = {
             "model": name,
             "weights": str(args.weights),
             "runner": runner.name,
             "dataset": config.data.dataset,
             "split": config.data.val_split,
+            "class_names": list(dataset.class_names),
+            "ignore_index": dataset.ignore_index,
             "images": len(dataset),
             "eval": dataclasses.asdict(ev),
             "miou": _finite(metrics.miou),
@@ -89,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
             "seconds": seconds,
         }
         text = json.dumps(report, indent=2) + "\n"
-        atomic_write(args.output, lambda stream: stream.write(text.encode()))
-        print(f"wrote {args.output}")
+        for target in _metrics_files(args):
+            atomic_write(target, lambda stream: stream.write(text.encode()))
+            print(f"wrote {target}")
     return 0
 
 
@@ -114,5 +151,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--workers", type=int, default=None, help="loader processes (default: the config's)")
     add_runtime(ev, backend=None, calibration=False)
     add_output(ev, "also write the metrics (and the confusion matrix) to this JSON file")
+    ev.add_argument("--show-dir", default=None, metavar="DIR",
+                    help="write image | prediction | ground truth | error map per image to DIR, and the metrics "
+                         "with the confusion matrix to DIR/metrics.json (for `alignseg plot`)")
     ev.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
     ev.set_defaults(func=run)

@@ -11,13 +11,15 @@ class PredictHelp(HELP_FORMAT, argparse.RawDescriptionHelpFormatter):
     """Defaults shown, and the epilog's table of outputs kept as written."""
 
 EPILOG = """\
-outputs, per image <name> (folder inputs keep their sub-folders):
-  <name>_label.png     single-channel 8-bit class ids
-  <name>_overlay.png   prediction blended over the image
-  <name>_color.png     colour-coded prediction (--color)
-  <name>_flow{i}.png   colour-coded semantic flows (--flows; hue = direction, saturation = length)
-  cityscapes_results/<name>_labelIds.png   Cityscapes label ids for the benchmark (--cityscapes-format)
-a video <name>.mp4 gives <name>_overlay.mp4, and the files above per frame in <name>_frames/ (--save-frames).
+outputs, per image file <file> (its whole name, e.g. frame.jpg; folder inputs keep their sub-folders):
+  <file>_ids.png       class ids, single-channel 8-bit (what tools read)
+  <file>_color.png     the same class ids with the class colours embedded (palette PNG: opens in colour)
+  <file>_overlay.png   prediction blended over the image, with a legend of the classes in it
+  <file>_flow{i}.png   colour-coded semantic flows with the colour wheel and its radius in pixels (--flows)
+  cityscapes_results/<stem>_labelIds.png   Cityscapes label ids for the benchmark (--cityscapes-format)
+a video <file> gives <file>_overlay.mp4 (H.264 where OpenCV can encode it, else VP9, else mp4v, with a note;
+with --flows the first flow field beside the overlay), and the files above per frame in <file>_frames/
+(--save-frames). A progress bar goes to stderr (plain lines when stderr is not a terminal).
 """
 
 
@@ -25,12 +27,12 @@ def run(args: argparse.Namespace) -> int:
     from ..predict import InferenceSettings, OutputOptions, Predictor, input_kind, predict_path
 
     options = OutputOptions(
-        color=args.color,
         flows=args.flows,
         cityscapes_format=args.cityscapes_format,
         alpha=args.alpha,
         save_frames=args.save_frames,
         max_frames=args.max_frames,
+        progress=not args.quiet,
     )
     settings = InferenceSettings(mode=args.mode, scales=list(args.scales), flip=args.flip, window=args.window).check()
     input_kind(args.input)  # a wrong input path fails before the model is built
@@ -86,8 +88,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also write Cityscapes label ids for the benchmark server (19-class models)",
     )
-    predict.add_argument("--flows", action="store_true", help="also write colour-coded semantic flows")
-    predict.add_argument("--color", action="store_true", help="also write the colour-coded prediction")
+    predict.add_argument("--flows", action="store_true",
+                         help="also write colour-coded semantic flows (videos: a flow panel beside the overlay)")
     predict.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the prediction")
     predict.add_argument("--max-frames", type=positive_int, default=None, help="video: stop after N frames")
     predict.add_argument("--save-frames", action="store_true", help="video: also write the per-frame PNGs")

@@ -8,7 +8,7 @@ CPU a forward is timed with ``time.perf_counter``; on CUDA between two CUDA even
 batch × 1000 / median latency in ms. A backend other than eager fp32 is also compared with eager
 fp32 PyTorch on the same image (``parity``).
 
-JSON record (``schema_version`` 1); ``alignseg bench --json`` writes one record, ``benchmarks/bench_cpu.py``
+JSON record (``schema_version`` 1); ``alignseg bench -o FILE`` writes one record, ``benchmarks/bench_cpu.py``
 a list of them::
 
     schema_version   int, 1

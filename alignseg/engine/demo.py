@@ -55,11 +55,9 @@ def demo_config(overrides: list[str] | tuple[str, ...] = ()) -> Config:
     return config_from_dict(raw, "the demo config", set(parsed))
 
 
-def write_overlays(
-    model: torch.nn.Module, dataset: Any, folder: str | Path, count: int = 6, alpha: float = 0.55
-) -> list[Path]:
-    """For the first ``count`` samples: image | prediction over the image | ground truth over the image."""
-    from ..viz import overlay, side_by_side
+def write_overlays(model: torch.nn.Module, dataset: Any, folder: str | Path, count: int = 6) -> list[Path]:
+    """For the first ``count`` samples: image | prediction | ground truth | error map, with a legend."""
+    from ..viz import evaluation_panel
 
     folder = Path(folder)
     written = []
@@ -69,12 +67,8 @@ def write_overlays(
         with torch.no_grad():
             logits = model(dataset[index]["image"][None])
         prediction = logits.argmax(dim=1)[0].numpy().astype(np.uint8)
-        panel = side_by_side(
-            image,
-            overlay(image, prediction, dataset.palette, alpha=alpha),
-            overlay(image, label, dataset.palette, alpha=alpha),
-            labels=["image", "prediction", "ground truth"],
-        )
+        panel = evaluation_panel(image, prediction, label, dataset.class_names, dataset.palette,
+                                 dataset.ignore_index)
         path = folder / f"val_{index:03d}.png"
         atomic_write(path, lambda stream, panel=panel: Image.fromarray(panel).save(stream, format="PNG"))
         written.append(path)
@@ -107,7 +101,7 @@ def run_demo(config: Config, *, pictures: int = 6) -> dict[str, Any]:
           f"{100 / dataset.num_classes:.0f} or less); total time {seconds / 60:.1f} min")
     print(f"wrote: {weights} (alignseg checkpoint; try `alignseg predict --weights {weights} ...`)")
     print(f"       {output / 'checkpoints'}/ (training state; `alignseg train --resume` continues from it)")
-    print(f"       {output / 'pictures'}/ ({len(written)} pictures: image | prediction | ground truth)")
+    print(f"       {output / 'pictures'}/ ({len(written)} pictures: image | prediction | ground truth | error map)")
     print(f"       {output / 'tensorboard'}/, {output / 'csv'}/ (logs)")
     sys.stdout.flush()
     return {"metrics": metrics, "weights": weights, "pictures": written, "seconds": seconds, "train": result}

@@ -28,6 +28,7 @@ def evaluate(
     ignore_index: int = 255,
     progress: bool = False,
     sources: Sequence[str] = (),
+    on_prediction: Callable[[dict, Tensor], None] | None = None,
 ) -> SegmentationMetrics:
     """Metrics of ``model`` (a network, put in eval mode, or an ``alignseg.deploy`` runner; either has the
     ``align_corners`` its logits are resized with) over ``batches`` (dicts with ``image`` and ``label``),
@@ -35,6 +36,8 @@ def evaluate(
 
     With ``sources`` (a merged dataset's ``sources``), batches carry each image's ``source`` name and the
     result's ``by_source`` holds one confusion matrix's metrics per source besides the merged ones.
+    ``on_prediction(batch, classes)`` sees every batch with its predicted ``N×H×W`` class map (at the
+    label's size), e.g. to draw pictures.
     """
     if isinstance(model, nn.Module):
         model.eval()
@@ -49,6 +52,8 @@ def evaluate(
         confusion.update(prediction, label)
         for k, name in enumerate(batch.get("source", ()) if per_source else ()):
             per_source[name].update(prediction[k], label[k])
+        if on_prediction is not None:
+            on_prediction(batch, prediction)
         now = time.perf_counter()
         if progress and (now - last_report > 10 or i == total):
             last_report = now

@@ -163,7 +163,7 @@ def fit(
         validated = module.history and module.history[-1]["step"] == module.global_step
         if config.train.limit_val_batches != 0 and not validated:
             # Training stopped between validations (max_steps, or val_every_n_epochs > 1): validate the final
-            # weights too, so that the result and model_best.pt account for them.
+            # weights too, so that the result and model_best.safetensors account for them.
             trainer.validate(module, datamodule=datamodule, verbose=False)
     output = Path(config.train.output_dir)
     best = output / "checkpoints" / "best.ckpt"

@@ -18,6 +18,7 @@ __all__ = [
     "read_video_frames",
     "require_cv2",
     "video_fps",
+    "video_frame_count",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -64,15 +65,26 @@ def require_cv2():
     return cv2
 
 
-def video_fps(path: str | Path, default: float = 25.0) -> float:
-    """The frame rate a video file declares, or ``default`` when it declares none."""
+def _declared(path: str | Path, name: str) -> float | None:
+    """A positive, finite property (``CAP_PROP_<name>``) a video file declares, else ``None``."""
     cv2 = require_cv2()
     capture = cv2.VideoCapture(str(path))
     try:
-        fps = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
+        value = capture.get(getattr(cv2, f"CAP_PROP_{name}")) if capture.isOpened() else 0.0
     finally:
         capture.release()
-    return float(fps) if fps and np.isfinite(fps) and fps > 0 else default
+    return float(value) if value and np.isfinite(value) and value > 0 else None
+
+
+def video_fps(path: str | Path, default: float = 25.0) -> float:
+    """The frame rate a video file declares, or ``default`` when it declares none."""
+    return _declared(path, "FPS") or default
+
+
+def video_frame_count(path: str | Path) -> int | None:
+    """The number of frames a video file declares (containers may be approximate), or ``None``."""
+    count = _declared(path, "FRAME_COUNT")
+    return int(count) if count else None
 
 
 def read_video_frames(path: str | Path, max_frames: int | None = None) -> Iterator[np.ndarray]:

@@ -1,25 +1,29 @@
 """What ``alignseg predict`` writes, and the loop over an input (image, folder or video) that writes it.
 
-Per image ``<name>`` (the file stem) in the output folder, mirroring the sub-folders of a folder input:
+Per image file ``<file>`` (its whole name, extension included, so ``frame.jpg`` and ``frame.png`` in one
+folder never collide) in the output folder, mirroring the sub-folders of a folder input:
 
-- ``<name>_label.png``: single-channel 8-bit class ids (lossless PNG);
-- ``<name>_overlay.png``: the colour-coded prediction blended over the image;
-- ``<name>_color.png`` (``color``): the colour-coded prediction alone;
-- ``<name>_flow{i}.png`` (``flows``): each semantic flow field colour-coded (``viz.flow_to_color``),
-  resized to the image with nearest-neighbour sampling;
-- ``cityscapes_results/<name>_labelIds.png`` (``cityscapes_format``): Cityscapes label ids for the
+- ``<file>_ids.png``: single-channel 8-bit class ids (L mode, lossless): what tools read;
+- ``<file>_color.png``: the same class ids as a palette (P mode) PNG whose embedded palette holds the
+  class colours, so it opens in colour in any viewer and still reads as class ids (ignore = 255, black);
+- ``<file>_overlay.png``: the colour-coded prediction blended over the image, with a legend of the classes
+  present in it;
+- ``<file>_flow{i}.png`` (``flows``): each semantic flow field colour-coded (``viz.flow_picture``),
+  resized to the image with nearest-neighbour sampling, with the colour wheel and its radius in pixels;
+- ``cityscapes_results/<stem>_labelIds.png`` (``cityscapes_format``): Cityscapes label ids for the
   benchmark server, in a folder of its own: the official evaluation matches every
   ``<city>_<seq>_<frame>*.png`` under the results folder and refuses a frame with several matches.
 
-A video ``<name>.mp4`` gives ``<name>_overlay.mp4`` (mp4v) and, with ``save_frames``, the per-image files
-above for every frame in ``<name>_frames/`` as ``<name>_<frame:06d>_*``. Every file is written to a
-temporary file and renamed into place, so a file is either complete or absent.
+The suffixes (``ids``, ``color``, ``overlay``, ``flow0``...) hold no underscore, so the outputs of two
+different inputs can never share a name. A video ``<file>`` (e.g. ``clip.mp4``) gives ``<file>_overlay.mp4``
+(the overlay with a legend of every class, and with ``flows`` the first flow field beside it) and, with
+``save_frames``, the per-image files above for every frame in ``<file>_frames/`` as ``<frame:06d>_*``.
+Every file is written to a temporary file and renamed into place, so a file is either complete or absent.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,35 +33,42 @@ import numpy as np
 from PIL import Image
 
 from .. import viz
-from ..data import CITYSCAPES_TRAINID_TO_ID, DataError, read_image
+from ..data import CITYSCAPES_TRAINID_TO_ID, read_image
 from ..fileio import atomic_write
-from .inputs import find_images, input_kind, read_video_frames, require_cv2, video_fps
+from .inputs import find_images, input_kind, read_video_frames, video_fps, video_frame_count
 from .predictor import Prediction, Predictor
+from .progress import ProgressBar
+from .video import AtomicVideoWriter
 
 __all__ = [
     "CITYSCAPES_RESULTS_FOLDER",
+    "OUTPUT_KINDS",
     "OutputOptions",
     "PredictSummary",
     "cityscapes_result_name",
+    "output_name",
     "predict_path",
     "to_cityscapes_label_ids",
+    "write_palette_png",
     "write_png",
     "write_prediction",
 ]
 
 CITYSCAPES_RESULTS_FOLDER = "cityscapes_results"
+OUTPUT_KINDS = ("ids", "color", "overlay", "flow")
+"""The suffixes of the per-image files (``flow`` is followed by the field index); none holds an underscore."""
 
 
 @dataclass(frozen=True)
 class OutputOptions:
-    """Which files to write besides ``_label.png`` and ``_overlay.png``, and video limits."""
+    """Which files to write besides ``_ids.png``, ``_color.png`` and ``_overlay.png``, and video limits."""
 
-    color: bool = False
     flows: bool = False
     cityscapes_format: bool = False
     alpha: float = 0.5
     save_frames: bool = False
     max_frames: int | None = None
+    progress: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
@@ -77,12 +88,26 @@ class PredictSummary:
     seconds: float = 0.0
 
 
+def output_name(name: str, kind: str, suffix: str = ".png") -> str:
+    """``<name>_<kind><suffix>``: ``name`` is the input's whole file name (``frame.jpg``), ``kind`` one of
+    ``OUTPUT_KINDS`` (flows with their index, ``flow0``)."""
+    if "_" in kind:
+        raise ValueError(f"output kind {kind!r} must not hold an underscore (names could collide)")
+    return f"{name}_{kind}{suffix}"
+
+
 def write_png(path: str | os.PathLike, array: np.ndarray) -> Path:
     """Write a uint8 array (``H×W`` grey or ``H×W×3`` RGB) as a lossless PNG, atomically."""
     array = np.ascontiguousarray(array)
     if array.dtype != np.uint8:
         raise ValueError(f"{path}: PNG outputs are uint8 arrays, got {array.dtype}")
     picture = Image.fromarray(array)
+    return atomic_write(path, lambda stream: picture.save(stream, format="PNG"))
+
+
+def write_palette_png(path: str | os.PathLike, label: np.ndarray, palette) -> Path:
+    """Write class ids as a P-mode PNG with ``palette`` embedded (``viz.palette_image``), atomically."""
+    picture = viz.palette_image(label, palette)
     return atomic_write(path, lambda stream: picture.save(stream, format="PNG"))
 
 
@@ -97,13 +122,6 @@ def cityscapes_result_name(name: str) -> str:
     return f"{name}_labelIds.png"
 
 
-def _nearest_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    height, width = size
-    if image.shape[:2] == (height, width):
-        return image
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.NEAREST))
-
-
 def write_prediction(
     prediction: Prediction,
     image: np.ndarray,
@@ -113,83 +131,24 @@ def write_prediction(
     options: OutputOptions,
     cityscapes_folder: Path | None = None,
 ) -> list[Path]:
-    """Write the files of one predicted image (see the module docstring); return their paths."""
+    """Write the files of one predicted image named ``name`` (its file name; see the module docstring)."""
     label = prediction.label
-    palette = predictor.palette
+    palette, names = predictor.palette, predictor.class_names
+    overlay = viz.overlay_with_legend(image, label, names, palette, alpha=options.alpha)
     files = [
-        write_png(folder / f"{name}_label.png", label),
-        write_png(folder / f"{name}_overlay.png", viz.overlay(image, label, palette, alpha=options.alpha)),
+        write_png(folder / output_name(name, "ids"), label),
+        write_palette_png(folder / output_name(name, "color"), label, palette),
+        write_png(folder / output_name(name, "overlay"), overlay),
     ]
-    if options.color:
-        files.append(write_png(folder / f"{name}_color.png", viz.colorize(label, palette)))
     if options.flows:
         for index, flow in enumerate(prediction.flows):
-            picture = _nearest_resize(viz.flow_to_color(flow), label.shape)
-            files.append(write_png(folder / f"{name}_flow{index}.png", picture))
+            picture = viz.flow_picture(flow, size=label.shape)
+            files.append(write_png(folder / output_name(name, f"flow{index}"), picture))
     if options.cityscapes_format:
-        target = (cityscapes_folder or folder / CITYSCAPES_RESULTS_FOLDER) / cityscapes_result_name(name)
+        stem = Path(name).stem
+        target = (cityscapes_folder or folder / CITYSCAPES_RESULTS_FOLDER) / cityscapes_result_name(stem)
         files.append(write_png(target, to_cityscapes_label_ids(label)))
     return files
-
-
-class AtomicVideoWriter:
-    """An mp4v ``cv2.VideoWriter`` that writes to a temporary file and renames it on ``close()``.
-
-    Opened on the first frame (its size is the video's size); frames are RGB uint8. Leaving the
-    ``with`` block with an exception removes the temporary file.
-    """
-
-    def __init__(self, path: str | os.PathLike, fps: float) -> None:
-        self.path = Path(path)
-        self.fps = fps
-        self.frames = 0
-        self._writer = None
-        self._temporary: Path | None = None
-        self._size: tuple[int, int] | None = None
-
-    def write(self, frame: np.ndarray) -> None:
-        cv2 = require_cv2()
-        height, width = frame.shape[:2]
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(
-                prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=self.path.parent
-            )
-            os.close(handle)
-            self._temporary = Path(temporary)
-            self._writer = cv2.VideoWriter(temporary, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
-            self._size = (height, width)
-            if not self._writer.isOpened():
-                raise DataError(f"OpenCV cannot write an mp4v video to {self.path}")
-        if (height, width) != self._size:
-            raise DataError(f"{self.path}: frame {self.frames} is {height}x{width}, the video {self._size}")
-        self._writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
-        self.frames += 1
-
-    def close(self) -> Path:
-        """Finish the file and move it into place."""
-        if self._writer is None or self._temporary is None:
-            raise DataError(f"no frames were written to {self.path}")
-        self._writer.release()
-        os.replace(self._temporary, self.path)
-        self._writer = self._temporary = None
-        return self.path
-
-    def discard(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-        if self._temporary is not None:
-            self._temporary.unlink(missing_ok=True)
-        self._writer = self._temporary = None
-
-    def __enter__(self) -> AtomicVideoWriter:
-        return self
-
-    def __exit__(self, kind, error, traceback) -> None:
-        if kind is None:
-            self.close()
-        else:
-            self.discard()
 
 
 def _predict_images(
@@ -207,7 +166,7 @@ def _predict_images(
         start = time.perf_counter()
         prediction = predictor.predict(image, return_flows=options.flows)
         files = write_prediction(
-            prediction, image, output / relative, path.stem, predictor, options,
+            prediction, image, output / relative, path.name, predictor, options,
             cityscapes_folder=output / CITYSCAPES_RESULTS_FOLDER / relative,
         )  # fmt: skip
         summary.images += 1
@@ -215,7 +174,19 @@ def _predict_images(
         note = f"model {predictor.model_name or ''} gives no semantic flows: no _flow PNGs were written"
         if options.flows and not prediction.flows and note not in summary.notes:
             summary.notes.append(note)
-        progress(f"{path} -> {output / relative / path.stem}_*.png ({(time.perf_counter() - start) * 1000:.0f} ms)")
+        progress(f"{path} -> {output / relative / path.name}_*.png ({(time.perf_counter() - start) * 1000:.0f} ms)")
+
+
+def _video_frame(frame: np.ndarray, prediction: Prediction, predictor: Predictor, options: OutputOptions,
+                 legend: np.ndarray, flow_scale: list[float]) -> np.ndarray:
+    """One frame of the output video: overlay + legend, and with ``flows`` the first flow field beside it,
+    coloured on the largest displacement seen so far (``flow_scale``, updated) so colours stay comparable."""
+    picture = viz.with_legend(viz.overlay(frame, prediction.label, predictor.palette, alpha=options.alpha), legend)
+    if not options.flows or not prediction.flows:
+        return picture
+    flow = prediction.flows[0]
+    flow_scale[0] = max(flow_scale[0], float(np.hypot(flow[0], flow[1]).max()))
+    return viz.side_by_side(picture, viz.flow_picture(flow, size=frame.shape[:2], max_magnitude=flow_scale[0]), gap=0)
 
 
 def _predict_video(
@@ -226,20 +197,36 @@ def _predict_video(
     summary: PredictSummary,
     progress: Callable[[str], None],
 ) -> None:
-    video_path = output / f"{path.stem}_overlay.mp4"
-    frames_folder = output / f"{path.stem}_frames"
-    if options.flows and not options.save_frames:
-        summary.notes.append("--flows on a video writes the flow PNGs of each frame only with --save-frames")
+    video_path = output / output_name(path.name, "overlay", ".mp4")
+    frames_folder = output / f"{path.name}_frames"
+    total = video_frame_count(path)
+    if options.max_frames is not None:
+        total = min(total, options.max_frames) if total else options.max_frames
+    bar = ProgressBar(total, "frames") if options.progress else None
+    legend: np.ndarray | None = None
+    flow_scale = [0.0]
+    flows_seen = False
     with AtomicVideoWriter(video_path, video_fps(path)) as writer:
         for index, frame in enumerate(read_video_frames(path, options.max_frames)):
-            prediction = predictor.predict(frame, return_flows=options.flows and options.save_frames)
-            writer.write(viz.overlay(frame, prediction.label, predictor.palette, alpha=options.alpha))
+            prediction = predictor.predict(frame, return_flows=options.flows)
+            if legend is None:  # every class, so that the frame size stays the same
+                legend = viz.draw_legend(predictor.class_names, predictor.palette,
+                                         font_size=viz.font_size_for(frame.shape[0]), max_height=frame.shape[0])
+            writer.write(_video_frame(frame, prediction, predictor, options, legend, flow_scale))
+            flows_seen = flows_seen or bool(prediction.flows)
             summary.frames += 1
             if options.save_frames:
-                name = f"{path.stem}_{index:06d}"
-                summary.files += write_prediction(prediction, frame, frames_folder, name, predictor, options)
+                summary.files += write_prediction(prediction, frame, frames_folder, f"{index:06d}", predictor, options)
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        bar.close()
+    if writer.warning:
+        summary.notes.append(writer.warning)
+    if options.flows and not flows_seen:
+        summary.notes.append(f"model {predictor.model_name or ''} gives no semantic flows: the video has no flow panel")
     summary.files.append(video_path)
-    progress(f"{path}: {summary.frames} frames -> {video_path}")
+    progress(f"{path}: {summary.frames} frames -> {video_path} ({writer.codec})")
 
 
 def predict_path(

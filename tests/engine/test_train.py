@@ -9,6 +9,7 @@ import lightning.pytorch as L
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from alignseg.data import IMAGENET_MEAN
 from alignseg.engine.config import ConfigError
@@ -131,6 +132,14 @@ def test_cli_train_writes_checkpoints_and_exports_loadable_weights(tmp_path, cap
     metrics = json.loads(metrics_file.read_text())
     assert metrics["images"] == 2 and set(metrics["iou"]) == set(record.class_names)
     assert sum(map(sum, metrics["confusion_matrix"])) == 2 * 64 * 64
+    # --show-dir: one picture per image, the metrics beside them for `alignseg plot`
+    show = tmp_path / "show"
+    assert main(["eval", "--weights", str(run / "model_best.safetensors"), "--config", str(run / "config.yaml"),
+                 "--show-dir", str(show)]) == 0
+    panels = sorted(show.glob("*_eval.png"))
+    assert [p.name for p in panels] == ["shapes-seed1-000000_eval.png", "shapes-seed1-000001_eval.png"]
+    assert Image.open(panels[0]).size[0] > 4 * 64 and Image.open(panels[0]).size[1] > 64
+    assert json.loads((show / "metrics.json").read_text())["class_names"] == list(record.class_names)
     assert main(["eval", "--weights", str(run / "checkpoints" / "last.ckpt"), "--dataset", "shapes",
                  "data.val_kwargs={num_samples: 2, size: 64, seed: 1}", "data.workers=0"]) == 0
     assert main(["eval", "--weights", str(run / "model_best.safetensors"), "--model", "sfnet_r18"]) == 2
