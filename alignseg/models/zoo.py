@@ -495,10 +495,14 @@ def build_model(
 
     ``aux_heads`` adds the deep-supervision heads (one per top-down level); ``None`` follows the
     released training recipe of that model. ``decoder_options`` override the entry's decoder arguments
-    (e.g. ``{"norm": "GN"}`` for ``fapn_r50``, ``{"deform": False}`` for a FaPN without deformable conv).
+    (e.g. ``{"norm": "GN"}`` for ``fapn_r50``, ``{"deform": False}`` for a FaPN without deformable conv);
+    a wrapper's ``decoder_options`` (HFGM's wrapped decoder) merge into the entry's.
     """
     entry = get_entry(name)
     decoder_kwargs = {**entry.decoder_kwargs, **_checked_decoder_options(entry, decoder_options or {})}
+    if isinstance(entry.decoder_kwargs.get("decoder_options"), Mapping):  # a wrapper: merge the inner options
+        decoder_kwargs["decoder_options"] = {**entry.decoder_kwargs["decoder_options"],
+                                             **decoder_kwargs["decoder_options"]}
     backbone = build_backbone(entry.backbone, pretrained=backbone_pretrained, **entry.backbone_kwargs)
     decoder = DECODERS[entry.decoder](backbone.channels, num_classes, **decoder_kwargs)
     with_aux = entry.aux_heads if aux_heads is None else aux_heads
