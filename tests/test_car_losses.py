@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from alignseg.car_losses import align_corners_nearest, car_losses, class_centres
+from alignseg.losses.car import align_corners_nearest, car_losses, class_centres
 
 K = 4  # class 3 never appears
 IGNORE = 255

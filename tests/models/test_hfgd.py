@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import alignseg
-from alignseg.car_losses import car_losses
+from alignseg.losses.car import car_losses
 from alignseg.deploy.complexity import count_macs, count_parameters
 from alignseg.models.backbones import build_backbone
 from alignseg.models.decoders.hfgm import CAR_FEATURES, TEACHER, HFGMDecoder
@@ -22,10 +22,31 @@ HFGD_ENTRIES = ["semantic_fpn_r50", "hfgd_r50_os4", "hfgd_r50_os2", "semantic_fp
 K = 5
 
 
+class _TinyBackbone(nn.Module):
+    """Four strided conv-BN-ReLU stages (strides 4..32, 8..32 channels): the gradient tests in a blink."""
+
+    channels = [8, 16, 24, 32]
+
+    def __init__(self) -> None:
+        super().__init__()
+        widths = [3, *self.channels]
+        self.stages = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(a, b, 3, stride=4 if i == 0 else 2, padding=1), nn.BatchNorm2d(b), nn.ReLU())
+            for i, (a, b) in enumerate(zip(widths, widths[1:]))
+        )
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = []
+        for stage in self.stages:
+            x = stage(x)
+            feats.append(x)
+        return feats
+
+
 def _tiny(**options) -> tuple[nn.Module, HFGMDecoder]:
-    backbone = build_backbone("resnet18", stem="standard")
-    decoder = HFGMDecoder(backbone.channels, K, feature_channels=32,
-                          decoder_options={"lateral_kernel": 3, "top": "none", "channels": 32}, **options)
+    backbone = _TinyBackbone()
+    decoder = HFGMDecoder(backbone.channels, K, feature_channels=16,
+                          decoder_options={"lateral_kernel": 3, "top": "none", "channels": 16}, **options)
     return backbone, decoder
 
 
@@ -40,8 +61,8 @@ def _reached(modules: dict[str, nn.Module], loss: torch.Tensor, model: nn.Module
 def _losses(options: dict) -> tuple[dict[str, torch.Tensor], nn.Module, dict[str, nn.Module]]:
     backbone, decoder = _tiny(**options)
     model = nn.ModuleDict({"backbone": backbone, "decoder": decoder}).train()
-    image = torch.randn(2, 3, 64, 64)
-    labels = torch.randint(0, K, (2, 64, 64))
+    image = torch.randn(2, 3, 96, 64)
+    labels = torch.randint(0, K, (2, 96, 64))
     out = decoder(backbone(image))
     weights = torch.randn_like(out.logits)
     losses = {"student": (out.logits * weights).sum()}
@@ -78,9 +99,7 @@ def test_without_stop_gradients_the_student_reaches_every_parameter() -> None:
 def test_single_stop_gradient_flags_cut_single_paths() -> None:
     losses, model, groups = _losses({"sg_levels": (5,), "sg_tokens": True})  # only f_h and the tokens
     backbone = groups.pop("backbone")
-    groups["stem_to_c4"] = nn.ModuleList([backbone.conv1, backbone.bn1, backbone.layer1, backbone.layer2,
-                                          backbone.layer3])
-    groups["c5"] = backbone.layer4
+    groups["stem_to_c4"], groups["c5"] = backbone.stages[:3], backbone.stages[3]
     student = _reached(groups, losses["student"], model)
     assert all(student["stem_to_c4"]) and not any(student["c5"] + student["encoder"] + student["tokens"])
     losses, model, groups = _losses({"sg_tokens": False})
@@ -97,15 +116,22 @@ def test_without_guidance_there_is_no_teacher_and_no_stop_gradient() -> None:
         assert all(reached), group
 
 
+@pytest.fixture(scope="module")
+def r18_models() -> dict[str, nn.Module]:
+    torch.manual_seed(0)
+    os2 = {"decoder_options": {"output_stride": 2}}
+    return {"os4": alignseg.create_model("hfgd_r18_os4", num_classes=K).eval(),
+            "os2": alignseg.create_model("hfgd_r18_os4", num_classes=K, decoder_options=os2).eval(),
+            "sfpn": alignseg.create_model("semantic_fpn_r18", num_classes=K).eval()}
+
+
 @pytest.mark.parametrize("size", [(64, 96), (70, 101), (33, 47)])
-def test_eval_logits_at_input_size_and_os2_doubles_os4(size) -> None:
+def test_eval_logits_at_input_size_and_os2_doubles_os4(size, r18_models) -> None:
     image = torch.randn(1, 3, *size)
-    os4 = alignseg.create_model("hfgd_r18_os4", num_classes=K)
-    os2 = alignseg.create_model("hfgd_r18_os4", num_classes=K, decoder_options={"decoder_options": {"output_stride": 2}})
-    sfpn = alignseg.create_model("semantic_fpn_r18", num_classes=K)
+    os4, os2 = r18_models["os4"], r18_models["os2"]
     with torch.no_grad():
-        for model in (os4, os2, sfpn):
-            assert model.eval()(image).shape == (1, K, *size)
+        for model in r18_models.values():
+            assert model(image).shape == (1, K, *size)
         feats = os4.backbone(image)
         s4 = os4.decoder(feats).logits.shape[-2:]
         s2 = os2.decoder(feats).logits.shape[-2:]
@@ -142,7 +168,7 @@ def test_entries_hold_their_reconstructed_figures_and_paper_tables(name) -> None
 def test_wrapped_decoder_has_no_classifier_of_its_own() -> None:
     _, decoder = _tiny()
     assert not hasattr(decoder.decoder, "classifier")
-    assert decoder.classifier.weight.shape == (K, 32, 1, 1) and decoder.classifier.bias is not None
+    assert decoder.classifier.weight.shape == (K, 16, 1, 1) and decoder.classifier.bias is not None
 
 
 def test_cae_parameters_by_hand() -> None:
