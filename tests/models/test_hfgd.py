@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -9,9 +10,8 @@ import torch
 from torch import nn
 
 import alignseg
-from alignseg.losses.car import car_losses
 from alignseg.deploy.complexity import count_macs, count_parameters
-from alignseg.models.backbones import build_backbone
+from alignseg.losses.car import car_losses
 from alignseg.models.decoders.hfgm import CAR_FEATURES, TEACHER, HFGMDecoder
 from alignseg.models.ops.axial_attention import MultiHeadAxialAttention
 from alignseg.models.ops.cae import ContextEncoder
@@ -25,14 +25,13 @@ K = 5
 class _TinyBackbone(nn.Module):
     """Four strided conv-BN-ReLU stages (strides 4..32, 8..32 channels): the gradient tests in a blink."""
 
-    channels = [8, 16, 24, 32]
-
     def __init__(self) -> None:
         super().__init__()
+        self.channels = [8, 16, 24, 32]
         widths = [3, *self.channels]
         self.stages = nn.ModuleList(
             nn.Sequential(nn.Conv2d(a, b, 3, stride=4 if i == 0 else 2, padding=1), nn.BatchNorm2d(b), nn.ReLU())
-            for i, (a, b) in enumerate(zip(widths, widths[1:]))
+            for i, (a, b) in enumerate(itertools.pairwise(widths))
         )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:

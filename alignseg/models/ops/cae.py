@@ -34,8 +34,8 @@ class ContextEncoder(nn.Module):
     """Stem convs → self-attention (512, keys 64) → CAR block → trailing Conv+BN+ReLU to ``out_channels``.
 
     ``kind="cae"`` is HFGD's CAE: a wide 1×1 Conv+BN+ReLU ``in → wide_channels`` (default: as wide as
-    the input, 2048 on ResNet-50) then a 1×1 Conv+BN+ReLU to 512. ``kind="sa_car"`` is CAR's SA head (Table 4's "SA (CAR)"): a 3×3 Conv+BN+ReLU to
-    512. ``trailing_kernel`` is 1 (default, [AMBIG] 5) or 3.
+    the input, 2048 on ResNet-50) then a 1×1 Conv+BN+ReLU to 512. ``kind="sa_car"`` is CAR's SA head
+    (Table 4's "SA (CAR)"): a 3×3 Conv+BN+ReLU to 512. ``trailing_kernel`` is 1 (default, [AMBIG] 5) or 3.
     """
 
     def __init__(self, in_channels: int, out_channels: int = 256, *, kind: Literal["cae", "sa_car"] = "cae",
@@ -44,8 +44,8 @@ class ContextEncoder(nn.Module):
         super().__init__()
         if kind == "cae":
             wide_channels = wide_channels or in_channels
-            self.stem: nn.Module = nn.Sequential(ConvBNAct(in_channels, wide_channels, 1),
-                                                 ConvBNAct(wide_channels, channels, 1))
+            wide = ConvBNAct(in_channels, wide_channels, 1)
+            self.stem: nn.Module = nn.Sequential(wide, ConvBNAct(wide_channels, channels, 1))
         elif kind == "sa_car":
             self.stem = ConvBNAct(in_channels, channels, 3)
         else:
