@@ -9,12 +9,13 @@ means over the local batch; every rank computes the same global L_c2c.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.distributed.nn.functional import all_reduce
 
 EPSILON = 1e-7  # keras.backend.epsilon(): the clip of the per-class and per-pixel inter-class losses
@@ -111,3 +112,23 @@ def car_losses(
     relation = torch.softmax(energy * scale, dim=-1)
     c2p = _thresholded_excess(relation, 1 - own, c2p_threshold / (k - 1)).mean().square()
     return {"intra": intra, "c2c": c2c, "c2p": c2p}
+
+
+class CARLoss(nn.Module):
+    """The CAR criterion term: the three losses of the features a model names ``input_name`` in its
+    training outputs' ``loss_inputs`` (HFGD's CAE ``linear_conv`` output), as named parts
+    ``car_intra``, ``car_c2c`` and ``car_c2p``; nothing when the model gives no such input."""
+
+    def __init__(self, num_classes: int, *, input_name: str = "car", ignore_index: int = 255,
+                 global_centres: bool = True, mask_absent: bool = False) -> None:
+        super().__init__()
+        self.num_classes, self.input_name, self.ignore_index = num_classes, input_name, ignore_index
+        self.global_centres, self.mask_absent = global_centres, mask_absent
+
+    def forward(self, outputs: Mapping[str, Any], labels: Tensor) -> dict[str, Tensor]:
+        features = outputs.get("loss_inputs", {}).get(self.input_name)
+        if features is None:
+            return {}
+        losses = car_losses(features, labels, self.num_classes, ignore_index=self.ignore_index,
+                            global_centres=self.global_centres, mask_absent=self.mask_absent)
+        return {f"car_{name}": value for name, value in losses.items()}

@@ -166,7 +166,7 @@ def test_entries_hold_their_reconstructed_figures_and_paper_tables(name) -> None
 
 def test_wrapped_decoder_has_no_classifier_of_its_own() -> None:
     _, decoder = _tiny()
-    assert not hasattr(decoder.decoder, "classifier")
+    assert not list(decoder.decoder.classifier.parameters())
     assert decoder.classifier.weight.shape == (K, 16, 1, 1) and decoder.classifier.bias is not None
 
 
@@ -237,3 +237,22 @@ def test_export_parity_at_two_other_sizes(name, tmp_path) -> None:
             module.running_var.uniform_(0.5, 1.5)
     report = export_model(model, tmp_path / f"{name}.onnx", size=(64, 96))
     assert len(report.checks) == 2 and all(check.passed for check in report.checks)
+
+
+@pytest.mark.parametrize(("encoder", "has_car"), [("cae", True), ("sa_car", True), ("fcn", False)])
+def test_encoder_variants_of_tables_4_and_3(encoder, has_car) -> None:
+    backbone, decoder = _tiny(encoder=encoder, trailing_kernel=3)
+    out = decoder(backbone(torch.randn(1, 3, 64, 96)))
+    assert (CAR_FEATURES in out.loss_inputs) == has_car
+    assert out.aux_logits[TEACHER].shape == (1, K, 2, 3) and out.logits.shape == (1, K, 16, 24)
+    if has_car:
+        assert out.loss_inputs[CAR_FEATURES].shape == (1, 512, 2, 3)
+
+
+def test_bad_options_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="sg_levels"):
+        _tiny(sg_levels=(1,))
+    with pytest.raises(ValueError, match="unknown decoder"):
+        _tiny(decoder="nope")
+    with pytest.raises(ValueError, match="encoder"):
+        _tiny(encoder="aspp")

@@ -22,11 +22,22 @@ from .base import Decoder, DecoderFeatures, DecoderOutput
 from .registry import BASE_DECODERS
 
 TEACHER = "teacher"  # the aux-logits name of the backbone-branch logits
-CAR_FEATURES = "car"  # the loss-inputs name of the CAE's linear_conv output
+CAR_FEATURES = "car_features"  # the loss-inputs name of the CAE's linear_conv output
 
 
 def _detach(x: Tensor, stop: bool) -> Tensor:
     return x.detach() if stop else x
+
+
+def _drop_classifier(decoder: Decoder) -> None:
+    """Replace ``decoder.classifier`` (wherever the module sits: some decoders keep it under released key
+    names) by an identity, so that it holds no parameter."""
+    classifier = decoder.classifier
+    for name, module in decoder.named_modules():
+        if module is classifier:
+            parent_name, _, child = name.rpartition(".")
+            setattr(decoder.get_submodule(parent_name), child, nn.Identity())
+            return
 
 
 class HFGMDecoder(Decoder):
@@ -69,7 +80,7 @@ class HFGMDecoder(Decoder):
         if inner.feature_channels != feature_channels:
             raise ValueError(f"HFGM: decoder {decoder!r} gives {inner.feature_channels} feature channels; the "
                              f"shared class tokens need {feature_channels}")
-        del inner.classifier  # replaced by the shared class tokens: not built into the model's parameters
+        _drop_classifier(inner)  # replaced by the shared class tokens: not part of the model's parameters
         self.decoder = inner
         self.axial = MultiHeadAxialAttention(feature_channels, axial_heads) if axial_attention else None
         self.classifier = nn.Conv2d(feature_channels, num_classes, 1)  # the class tokens (W, b)
