@@ -1,6 +1,15 @@
-"""Segmentation losses: pixel criteria (``pixel``) and deep supervision over auxiliary heads."""
+"""Segmentation losses: pixel criteria (``pixel``) and the criterion over a model's named outputs
+(``criterion``; its module docstring describes the training-output contract), CAR's losses (``car``)."""
 
-from .deep_supervision import DeepSupervisionLoss
+from .car import CARLoss, car_losses
+from .criterion import (
+    LOSS_TERMS,
+    LossContext,
+    SegmentationCriterion,
+    build_criterion,
+    loss_input,
+    register_loss_term,
+)
 from .pixel import (
     LOSSES,
     CrossEntropy,
@@ -12,10 +21,17 @@ from .pixel import (
 
 __all__ = [
     "LOSSES",
+    "LOSS_TERMS",
+    "CARLoss",
     "CrossEntropy",
-    "DeepSupervisionLoss",
     "HardestFractionCrossEntropy",
+    "LossContext",
     "OhemCrossEntropy",
+    "SegmentationCriterion",
+    "build_criterion",
     "build_loss",
+    "car_losses",
+    "loss_input",
+    "register_loss_term",
     "resize_to_label",
 ]

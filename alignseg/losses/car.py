@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributed.nn.functional import all_reduce
 
+from .criterion import LossContext, loss_input, register_loss_term
+
 EPSILON = 1e-7  # keras.backend.epsilon(): the clip of the per-class and per-pixel inter-class losses
 INTRA_FLOOR = 1e-5
 
@@ -114,21 +116,21 @@ def car_losses(
     return {"intra": intra, "c2c": c2c, "c2p": c2p}
 
 
+@register_loss_term("car")
 class CARLoss(nn.Module):
-    """The CAR criterion term: the three losses of the features a model names ``input_name`` in its
-    training outputs' ``loss_inputs`` (HFGD's CAE ``linear_conv`` output), as named parts
-    ``car_intra``, ``car_c2c`` and ``car_c2p``; nothing when the model gives no such input."""
+    """CAR's three losses as a criterion term (parts ``car_intra``, ``car_c2c``, ``car_c2p``) on the features
+    a model returns as ``loss_inputs["car_features"]`` (HFGD's CAE ``linear_conv`` output)."""
 
-    def __init__(self, num_classes: int, *, input_name: str = "car", ignore_index: int = 255,
-                 global_centres: bool = True, mask_absent: bool = False) -> None:
+    parts = ("car_intra", "car_c2c", "car_c2p")
+
+    def __init__(self, context: LossContext, *, input_name: str = "car_features", global_centres: bool = True,
+                 mask_absent: bool = False) -> None:
         super().__init__()
-        self.num_classes, self.input_name, self.ignore_index = num_classes, input_name, ignore_index
-        self.global_centres, self.mask_absent = global_centres, mask_absent
+        self.num_classes, self.ignore_index = context.num_classes, context.ignore_index
+        self.input_name, self.global_centres, self.mask_absent = input_name, global_centres, mask_absent
 
     def forward(self, outputs: Mapping[str, Any], labels: Tensor) -> dict[str, Tensor]:
-        features = outputs.get("loss_inputs", {}).get(self.input_name)
-        if features is None:
-            return {}
+        features = loss_input(outputs, self.input_name, self)
         losses = car_losses(features, labels, self.num_classes, ignore_index=self.ignore_index,
                             global_centres=self.global_centres, mask_absent=self.mask_absent)
         return {f"car_{name}": value for name, value in losses.items()}

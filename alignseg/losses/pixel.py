@@ -2,9 +2,10 @@
 "hardest 10% of pixels" variant.
 
 Every criterion takes logits ``N×C×h×w`` and labels ``N×H×W`` (int64, ``ignore_index`` = ignore) and
-resizes the logits to the label size first when they differ (bilinear, ``align_corners=True``, as every
-resize of the released SFNet code). A batch without a single valid pixel gives a loss of zero (not NaN)
-that is still connected to the graph.
+resizes the logits to the label size first when they differ, bilinearly with the model's convention
+``align_corners`` (``alignseg.losses.build_criterion`` passes ``model.align_corners``; True, every resize
+of the released SFNet code, is the default of the classes used on their own). A batch without a single
+valid pixel gives a loss of zero (not NaN) that is still connected to the graph.
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ __all__ = [
 ]
 
 
-def resize_to_label(logits: Tensor, labels: Tensor) -> Tensor:
+def resize_to_label(logits: Tensor, labels: Tensor, *, align_corners: bool) -> Tensor:
     """Check that logits ``N×C×h×w`` and labels ``N×H×W`` match, and resize the logits to ``H×W``."""
     if logits.dim() != 4 or labels.dim() != 3 or logits.shape[0] != labels.shape[0]:
         raise ValueError(
             f"expected logits N×C×H×W and labels N×H×W with the same N, got logits {tuple(logits.shape)} "
             f"and labels {tuple(labels.shape)}"
         )
-    return resize_like(logits, labels.shape[-2:])
+    return resize_like(logits, labels.shape[-2:], align_corners=align_corners)
 
 
 def _safe_mean(total: Tensor, weight: Tensor) -> Tensor:
@@ -47,14 +48,16 @@ class CrossEntropy(nn.Module):
 
     weight: Tensor | None
 
-    def __init__(self, ignore_index: int = 255, weight: Tensor | Sequence[float] | None = None) -> None:
+    def __init__(self, ignore_index: int = 255, weight: Tensor | Sequence[float] | None = None, *,
+                 align_corners: bool = True) -> None:
         super().__init__()
         self.ignore_index = ignore_index
+        self.align_corners = align_corners
         class_weight = None if weight is None else torch.as_tensor(weight, dtype=torch.float32)
         self.register_buffer("weight", class_weight, persistent=False)
 
     def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
-        logits = resize_to_label(logits, labels)
+        logits = resize_to_label(logits, labels, align_corners=self.align_corners)
         weight = None if self.weight is None else self.weight.to(logits.dtype)
         pixel_losses = F.cross_entropy(
             logits, labels, weight=weight, ignore_index=self.ignore_index, reduction="none"
@@ -67,7 +70,8 @@ class CrossEntropy(nn.Module):
         return _safe_mean(pixel_losses.sum(), pixel_weights.sum())
 
     def extra_repr(self) -> str:
-        return f"ignore_index={self.ignore_index}, weighted={self.weight is not None}"
+        weighted = self.weight is not None
+        return f"ignore_index={self.ignore_index}, weighted={weighted}, align_corners={self.align_corners}"
 
 
 class OhemCrossEntropy(nn.Module):
@@ -83,8 +87,10 @@ class OhemCrossEntropy(nn.Module):
     ``p <= thresh``. The selection is not differentiated; dropped pixels get zero gradient.
     """
 
-    def __init__(self, thresh: float = 0.7, min_kept: int = 100_000, ignore_index: int = 255) -> None:
+    def __init__(self, thresh: float = 0.7, min_kept: int = 100_000, ignore_index: int = 255, *,
+                 align_corners: bool = True) -> None:
         super().__init__()
+        self.align_corners = align_corners
         if min_kept < 0:
             raise ValueError(f"min_kept must be >= 0, got {min_kept}")
         self.thresh = float(thresh)
@@ -92,7 +98,7 @@ class OhemCrossEntropy(nn.Module):
         self.ignore_index = ignore_index
 
     def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
-        logits = resize_to_label(logits, labels)
+        logits = resize_to_label(logits, labels, align_corners=self.align_corners)
         pixel_losses = F.cross_entropy(logits, labels, ignore_index=self.ignore_index, reduction="none")
         kept = labels != self.ignore_index
         num_valid = int(kept.sum())
@@ -109,22 +115,24 @@ class OhemCrossEntropy(nn.Module):
         return _safe_mean(pixel_losses.where(kept, 0.0).sum(), kept.sum().to(pixel_losses.dtype))
 
     def extra_repr(self) -> str:
-        return f"thresh={self.thresh}, min_kept={self.min_kept}, ignore_index={self.ignore_index}"
+        return (f"thresh={self.thresh}, min_kept={self.min_kept}, ignore_index={self.ignore_index}, "
+                f"align_corners={self.align_corners}")
 
 
 class HardestFractionCrossEntropy(nn.Module):
     """The SFNet paper's OHEM: cross-entropy averaged over the ``fraction`` of valid pixels with the
     largest loss, ``k = max(1, round(fraction · valid pixels))`` of them, chosen per call."""
 
-    def __init__(self, fraction: float = 0.1, ignore_index: int = 255) -> None:
+    def __init__(self, fraction: float = 0.1, ignore_index: int = 255, *, align_corners: bool = True) -> None:
         super().__init__()
+        self.align_corners = align_corners
         if not 0.0 < fraction <= 1.0:
             raise ValueError(f"fraction must be in (0, 1], got {fraction}")
         self.fraction = float(fraction)
         self.ignore_index = ignore_index
 
     def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
-        logits = resize_to_label(logits, labels)
+        logits = resize_to_label(logits, labels, align_corners=self.align_corners)
         pixel_losses = F.cross_entropy(logits, labels, ignore_index=self.ignore_index, reduction="none")
         valid_losses = pixel_losses[labels != self.ignore_index]
         if valid_losses.numel() == 0:
@@ -133,7 +141,7 @@ class HardestFractionCrossEntropy(nn.Module):
         return valid_losses.topk(k, sorted=False).values.mean()
 
     def extra_repr(self) -> str:
-        return f"fraction={self.fraction}, ignore_index={self.ignore_index}"
+        return f"fraction={self.fraction}, ignore_index={self.ignore_index}, align_corners={self.align_corners}"
 
 
 LOSSES: dict[str, type[nn.Module]] = {

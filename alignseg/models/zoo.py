@@ -72,6 +72,22 @@ class ReconstructedFigures:
 
 
 @dataclass(frozen=True)
+class LossDefaults:
+    """The training loss a model is designed for, read by ``alignseg.losses.build_criterion``; a config's
+    ``loss.*`` keys override it.
+
+    ``aux_weights``: weight of each named auxiliary output, keyed by output name (``"teacher"``) or by
+    family, the name before ``_<index>`` (``"dsn"`` covers ``dsn_0``, ``dsn_1``, ...). ``terms``: extra loss
+    terms by their ``LOSS_TERMS`` name with keyword arguments. ``term_weights``: weight of each part a
+    term returns (e.g. ``car_intra``).
+    """
+
+    aux_weights: Mapping[str, float] = field(default_factory=lambda: {"dsn": 0.4})  # released SFNet recipe
+    terms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    term_weights: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ZooEntry:
     """How to build a named model and the figures it is held against."""
 
@@ -86,7 +102,10 @@ class ZooEntry:
     paper: tuple[PaperFigure, ...] = ()
     notes: str = ""
     reconstructed: ReconstructedFigures | None = None
-    output_align_corners: bool = True  # the final resize to the input size (False: detectron2 convention)
+    output_align_corners: bool = True  # the model's resize convention (False: detectron2's), used by loss and inference
+    loss_defaults: LossDefaults = field(default_factory=LossDefaults)
+    # fnmatch patterns of parameter names no training loss reaches by design (a documented stop-gradient)
+    unreached_parameters: tuple[str, ...] = ()
 
 
 # Backbones as the released SFNet code builds them: deep 128-channel stem and "variant D" dilation.
@@ -410,6 +429,12 @@ def _hfgd_figures(params: int, gmacs: float, source: str = _HFGD_SOURCE) -> Reco
     return ReconstructedFigures(params, source, (513, 513), gmacs, num_classes=59)
 
 
+# spec 2.2 / 2.7 item 4: L = L_u + L_h + 1·L_intra + 1·(L_c2c + L_c2p)
+_HFGD_LOSS = LossDefaults(aux_weights={"teacher": 1.0}, terms={"car": {}},
+                          term_weights={"car_intra": 1.0, "car_c2c": 1.0, "car_c2p": 1.0})
+_HFGM_LOSS = LossDefaults(aux_weights={"teacher": 1.0})  # no CAE: no CAR losses
+
+
 def _hfgm(decoder: str, decoder_options: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
     return {"decoder": decoder, "decoder_options": decoder_options or {}, **options}
 
@@ -431,6 +456,7 @@ _ENTRIES += [
     ),
     ZooEntry(
         "hfgd_r50_os4", "resnet50", "hfgm", None, _HFGD_R50, _hfgm("semantic_fpn", _USFPN), converter=None,
+        loss_defaults=_HFGD_LOSS,
         reconstructed=_hfgd_figures(38_283_003, 66.09),
         paper=(
             PaperFigure("HFGD Table 6/7 (CAE + U-SFPN + HFGM)", miou=50.76, miou_split=_PC),
@@ -442,7 +468,7 @@ _ENTRIES += [
     ),
     ZooEntry(
         "hfgd_r50_os2", "resnet50", "hfgm", None, _HFGD_R50, _hfgm("semantic_fpn", {**_USFPN, "output_stride": 2}),
-        converter=None, reconstructed=_hfgd_figures(40_644_347, 134.24),
+        converter=None, loss_defaults=_HFGD_LOSS, reconstructed=_hfgd_figures(40_644_347, 134.24),
         paper=(
             PaperFigure("HFGD Table 9", gflops=153.62, gflops_input="513x513", miou=51.00, miou_split=_PC),
             PaperFigure("HFGD Table 12", miou=79.81, miou_split="Cityscapes val"),
@@ -452,6 +478,25 @@ _ENTRIES += [
               + " " + _HFGD_FLOPS.format(ours="134.24", paper="153.62 (-12.6%)"),
     ),
     ZooEntry(
+        "fapn_r50_hfgm", "resnet50", "hfgm", None, _HFGD_R50,
+        _hfgm("fapn", {"head_channels": 256}, encoder="fcn"), converter=None, loss_defaults=_HFGM_LOSS,
+        output_align_corners=False, reconstructed=_hfgd_figures(
+            44_750_851, 90.20, "fapn_r50 + spec 2.2's HFGM with the FCN top (deformable conv counted)"),
+        paper=(PaperFigure("HFGD Table 8 (FaPN + HFGM; 47.50 without)", miou=49.87, miou_split=_PC),),
+        notes="HFGM around FaPN's decoder (fapn_r50's neck, its SemanticFPN head at 256 channels so that the "
+              "shared class tokens keep HFGD's width): Table 8 lists no extra encoding, so f_h comes from CAR's "
+              "FCN head (3x3 512 + 1x1 256) and there are no CAR losses; stop-gradients and axial attention as in "
+              "HFGD. The MSRA-layout R50 of fapn_r50 is the keras layout HFGD counts with.",
+    ),
+    ZooEntry(
+        "sfnet_r50_hfgm", "resnet50", "hfgm", None, _RESNET_RELEASED,
+        _hfgm("aligned_fpn", {"channels": 256}, encoder="fcn"), converter=None, loss_defaults=_HFGM_LOSS,
+        reconstructed=_hfgd_figures(38_808_827, 93.42, "sfnet_r50 + spec 2.2's HFGM with the FCN top"),
+        notes="HFGM around SFNet-R50's aligned decoder (not in the HFGD paper): its PPM reads f_h from CAR's FCN "
+              "head (Table 8's decoders take no extra encoding), the stop-gradients and axial attention as in "
+              "HFGD; the sfnet_r50 backbone (deep stem, variant D).",
+    ),
+    ZooEntry(
         "semantic_fpn_r18", "resnet18", "semantic_fpn", None, {"stem": "standard"}, {"channels": 128},
         converter=None, reconstructed=_hfgd_figures(14_718_971, 16.03, "semantic_fpn_r50's wiring at F=128"),
         notes="CPU-sized SemanticFPN for the CamVid benchmark: torchvision-layout ResNet-18, F=128.",
@@ -459,6 +504,7 @@ _ENTRIES += [
     ZooEntry(
         "hfgd_r18_os4", "resnet18", "hfgm", None, {"stem": "standard"},
         _hfgm("semantic_fpn", {**_USFPN, "channels": 128}, feature_channels=128), converter=None,
+        loss_defaults=_HFGD_LOSS,
         reconstructed=_hfgd_figures(14_247_419, 19.64, "hfgd_r50_os4's wiring on ResNet-18 at F=128"),
         notes="CPU-sized HFGD (OS4) for the CamVid benchmark: torchvision-layout ResNet-18, CAE 512 wide "
               "(the C5 width) with the trailing conv to 128, U-SFPN and axial attention at 128 channels. "

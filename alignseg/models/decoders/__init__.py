@@ -2,12 +2,14 @@
 
 from .aligned_fpn import AlignedFPNDecoder
 from .aux_head import AuxHead
-from .base import DecoderOutput
+from .base import Decoder, DecoderFeatures, DecoderOutput
 from .fapn import FaPNDecoder, FaPNNeck, FaPNRealtimeDecoder, SemanticFPNHead
 from .fcn import FCNDecoder
+from .hfgm import HFGMDecoder
 from .lite import LiteAlignedDecoder
+from .semantic_fpn import SemanticFPNDecoder
 
 __all__ = [
-    "AlignedFPNDecoder", "AuxHead", "DecoderOutput", "FCNDecoder", "FaPNDecoder", "FaPNNeck", "FaPNRealtimeDecoder",
-    "LiteAlignedDecoder", "SemanticFPNHead",
+    "AlignedFPNDecoder", "AuxHead", "Decoder", "DecoderFeatures", "DecoderOutput", "FCNDecoder", "FaPNDecoder",
+    "FaPNNeck", "FaPNRealtimeDecoder", "HFGMDecoder", "LiteAlignedDecoder", "SemanticFPNDecoder", "SemanticFPNHead",
 ]
