@@ -225,14 +225,42 @@ def test_axial_attention_clip_option() -> None:
     assert torch.isfinite(layer(torch.randn(1, 4, 3, 3) * 100)).all()
 
 
+def _wrapped_r18(decoder: str, options: dict) -> nn.Module:
+    """HFGM around another decoder on ResNet-18 (the R50 zoo entries' wiring at test size)."""
+    from alignseg.models.backbones import build_backbone
+    from alignseg.models.segmentor import Segmentor
+
+    backbone = build_backbone("resnet18", stem="standard")
+    return Segmentor(backbone, HFGMDecoder(backbone.channels, K, decoder=decoder, decoder_options=options,
+                                           encoder="fcn"))
+
+
+WRAPPED = {"fapn": {"head_channels": 256}, "aligned_fpn": {"channels": 256}}
+
+
+@pytest.mark.parametrize("decoder", sorted(WRAPPED))
+def test_hfgm_wraps_fapn_and_sfnet_decoders(decoder) -> None:
+    model = _wrapped_r18(decoder, WRAPPED[decoder])
+    assert not list(model.decoder.decoder.classifier.parameters())
+    model.train()
+    out = model(torch.randn(2, 3, 64, 96))
+    assert set(out["aux"]) == {TEACHER} and out["loss_inputs"] == {}
+    with torch.no_grad():
+        assert model.eval()(torch.randn(1, 3, 70, 101)).shape == (1, K, 70, 101)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["hfgd_r18_os4", "semantic_fpn_r18"])
+@pytest.mark.parametrize("name", ["hfgd_r18_os4", "semantic_fpn_r18", "fapn_hfgm"])
 def test_export_parity_at_two_other_sizes(name, tmp_path) -> None:
     pytest.importorskip("onnxruntime", reason="onnxruntime is in the [deploy] extra")
     from alignseg.deploy.export import export_model
 
-    options = {"decoder_options": {"output_stride": 2}} if name.startswith("hfgd") else None
-    model = alignseg.create_model(name, num_classes=K, decoder_options=options).eval()
+    if name == "fapn_hfgm":
+        model = _wrapped_r18("fapn", WRAPPED["fapn"])
+    else:
+        options = {"decoder_options": {"output_stride": 2}} if name.startswith("hfgd") else None
+        model = alignseg.create_model(name, num_classes=K, decoder_options=options)
+    model.eval()
     for module in model.modules():
         if isinstance(module, nn.BatchNorm2d):
             module.running_mean.uniform_(-0.1, 0.1)
