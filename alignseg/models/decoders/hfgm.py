@@ -5,7 +5,11 @@ Backbone (teacher) branch: ``f_h = encoder(C5)``, ``teacher = tokens(f_h)`` with
 the wrapped decoder reads ``sg(C2..C4)`` and ``sg(f_h)`` (in C5's place), ``f_u += AA(f_u)`` and
 ``logits = conv2d(f_u, sg(W), sg(b))`` with the same tokens. With every stop-gradient on, the student
 loss trains only the wrapped decoder and the axial attention, the teacher and CAR losses only the
-backbone, the encoder and the tokens.
+backbone, the encoder and the tokens. Inference uses the student's logits only; the teacher's stay
+reachable for debugging as ``decoder(backbone(x)).aux_logits["teacher"]``.
+
+Spec 2.7's alternatives not built: a channelized axial attention (CAA) instead of the multi-head one, and
+the attention placed before the wrapped decoder's end conv.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ class HFGMDecoder(Decoder):
     ``guidance`` False drops the teacher branch: no teacher logits and no stop-gradient, the tokens are
     the plain classifier of a jointly trained model; ``sg_levels`` the pyramid inputs detached, as
     levels 2..5 (C2, C3, C4 and f_h for a 4-level backbone); ``sg_tokens`` detaches the student's tokens;
-    ``axial_attention`` adds the 4-head axial attention with a residual before the classifier.
+    ``axial_attention`` adds the 4-head axial attention with a residual before the classifier
+    (``axial_clip``: clip its maps as iSeg does from 2023-10-20 on).
     """
 
     def __init__(
@@ -66,6 +71,7 @@ class HFGMDecoder(Decoder):
         guidance: bool = True,
         axial_attention: bool = True,
         axial_heads: int = 4,
+        axial_clip: bool = False,
         sg_levels: Sequence[int] = (2, 3, 4, 5),
         sg_tokens: bool = True,
     ) -> None:
@@ -82,7 +88,8 @@ class HFGMDecoder(Decoder):
                              f"shared class tokens need {feature_channels}")
         _drop_classifier(inner)  # replaced by the shared class tokens: not part of the model's parameters
         self.decoder = inner
-        self.axial = MultiHeadAxialAttention(feature_channels, axial_heads) if axial_attention else None
+        self.axial = (MultiHeadAxialAttention(feature_channels, axial_heads, clip=axial_clip) if axial_attention
+                      else None)
         self.classifier = nn.Conv2d(feature_channels, num_classes, 1)  # the class tokens (W, b)
         self.feature_channels = feature_channels
         self.guidance = guidance
