@@ -50,7 +50,8 @@ class HFGMDecoder(Decoder):
     The wrapped decoder is built on ``[C2, ..., C4, feature_channels]``: its top input is ``f_h``; its own
     classifier is removed (the shared tokens replace it), so its ``feature_channels`` must equal
     ``feature_channels``. Options (the ablations of HFGD Tables 3, 5, 7, 8):
-    ``encoder`` "cae" (HFGD), "sa_car" (CAR's SA head) or "fcn" (no extra encoding, "Identity");
+    ``encoder`` "cae" (HFGD), "sa_car" (CAR's SA head) or "fcn" (no extra encoding, "Identity"), with
+    ``trailing_kernel`` and ``wide_channels`` (None: the C5 width) of the CAE;
     ``guidance`` False drops the teacher branch: no teacher logits and no stop-gradient, the tokens are
     the plain classifier of a jointly trained model; ``sg_levels`` the pyramid inputs detached, as
     levels 2..5 (C2, C3, C4 and f_h for a 4-level backbone); ``sg_tokens`` detaches the student's tokens;
@@ -68,6 +69,7 @@ class HFGMDecoder(Decoder):
         encoder: EncoderKind = "cae",
         feature_channels: int = 256,
         trailing_kernel: int = 1,
+        wide_channels: int | None = None,
         guidance: bool = True,
         axial_attention: bool = True,
         axial_heads: int = 4,
@@ -81,7 +83,8 @@ class HFGMDecoder(Decoder):
         levels = range(2, 2 + len(in_channels))
         if not set(sg_levels) <= set(levels):
             raise ValueError(f"HFGM sg_levels {sorted(sg_levels)} must be pyramid levels in {list(levels)}")
-        self.encoder = build_encoder(encoder, in_channels[-1], feature_channels, trailing_kernel=trailing_kernel)
+        self.encoder = build_encoder(encoder, in_channels[-1], feature_channels, trailing_kernel=trailing_kernel,
+                                     wide_channels=wide_channels)
         inner = BASE_DECODERS[decoder]([*in_channels[:-1], feature_channels], num_classes, **(decoder_options or {}))
         if inner.feature_channels != feature_channels:
             raise ValueError(f"HFGM: decoder {decoder!r} gives {inner.feature_channels} feature channels; the "

@@ -74,11 +74,12 @@ class FCNTop(nn.Module):
         return self.project(self.conv(x)), None
 
 
-def build_encoder(kind: EncoderKind, in_channels: int, out_channels: int = 256, *,
-                  trailing_kernel: int = 1) -> ContextEncoder | FCNTop:
+def build_encoder(kind: EncoderKind, in_channels: int, out_channels: int = 256, *, trailing_kernel: int = 1,
+                  wide_channels: int | None = None) -> ContextEncoder | FCNTop:
     """The OS32 encoder ``kind``: ``"cae"`` (HFGD), ``"sa_car"`` (CAR's SA head) or ``"fcn"`` (no context)."""
     if kind == "fcn":
         return FCNTop(in_channels, out_channels)
     if kind in ("cae", "sa_car"):
-        return ContextEncoder(in_channels, out_channels, kind=kind, trailing_kernel=trailing_kernel)
+        return ContextEncoder(in_channels, out_channels, kind=kind, trailing_kernel=trailing_kernel,
+                              wide_channels=wide_channels)
     raise ValueError(f"encoder must be one of 'cae', 'sa_car', 'fcn', got {kind!r}")
