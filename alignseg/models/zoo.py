@@ -418,8 +418,9 @@ _HFGD_SOURCE = "spec fapn_hfgd.md 2.1-2.6 (HFGD reconstruction)"
 _HFGD_DEFAULTS = ("defaults of spec 2.7: CAE top (wide 1x1 2048 + reduce 512, BN+ReLU; SA; CAR; trailing 1x1 "
                   "Conv+BN+ReLU 256), stop-gradients on C2-C4, f_h and the student's class tokens (weight and "
                   "bias), 4-head axial attention with a residual on the final 256-d feature, OS2 blocks at OS4 "
-                  "then x2; decoder_options expose every alternative (encoder, trailing_kernel, guidance, "
-                  "axial_attention, sg_levels, sg_tokens).")
+                  "then x2; decoder_options expose the alternatives (encoder, trailing_kernel, wide_channels, "
+                  "guidance, axial_attention, axial_clip, sg_levels, sg_tokens; the wrapped decoder's "
+                  "lateral_kernel, output_stride, top).")
 _HFGD_FLOPS = ("Table 9's 'GFLOPs' are GMACs. A wiring that follows the text counts {ours} GMACs against the "
                "paper's {paper}: the paper's count holds an undescribed component of about 0.3 MMAC per output "
                "pixel (spec 2.6), so the difference is expected, not a target.")
