@@ -3,13 +3,16 @@
 from .aligned_fpn import AlignedFPNDecoder
 from .aux_head import AuxHead
 from .base import Decoder, DecoderFeatures, DecoderOutput
+from .deeplabv3plus import DeepLabV3PlusDecoder
 from .fapn import FaPNDecoder, FaPNNeck, FaPNRealtimeDecoder, SemanticFPNHead
 from .fcn import FCNDecoder
 from .hfgm import HFGMDecoder
 from .lite import LiteAlignedDecoder
 from .semantic_fpn import SemanticFPNDecoder
+from .upernet import UperNetDecoder
 
 __all__ = [
-    "AlignedFPNDecoder", "AuxHead", "Decoder", "DecoderFeatures", "DecoderOutput", "FCNDecoder", "FaPNDecoder",
-    "FaPNNeck", "FaPNRealtimeDecoder", "HFGMDecoder", "LiteAlignedDecoder", "SemanticFPNDecoder", "SemanticFPNHead",
+    "AlignedFPNDecoder", "AuxHead", "Decoder", "DecoderFeatures", "DecoderOutput", "DeepLabV3PlusDecoder",
+    "FCNDecoder", "FaPNDecoder", "FaPNNeck", "FaPNRealtimeDecoder", "HFGMDecoder", "LiteAlignedDecoder",
+    "SemanticFPNDecoder", "SemanticFPNHead", "UperNetDecoder",
 ]
