@@ -534,6 +534,49 @@ _ENTRIES += [
               "HFGD; the sfnet_r50 backbone (deep stem, variant D).",
     ),
     ZooEntry(
+        "upernet_r50_hfgm", "resnet50", "hfgm", None, {"stem": "standard"},
+        _hfgm("upernet", encoder="fcn", feature_channels=512), converter=None, loss_defaults=_HFGM_LOSS,
+        output_align_corners=False,
+        reconstructed=_hfgd_figures(64_317_563, 259.47, "upernet_r50 + spec 2.2's HFGM with the FCN top at 512"),
+        paper=(PaperFigure("HFGD Table 8 (UperNet + HFGM; 48.25 without)", miou=49.96, miou_split=_PC),),
+        notes="HFGM around upernet_r50's UPerHead at its 512 channels (tokens, f_h and axial attention 512 wide): "
+              "f_h = CAR's FCN head (3x3 512 + 1x1 512) on C5 is the teacher and the UPerHead's PPM reads sg(f_h). "
+              "Reading not built: Table 8's 'EE: PPM' could mean the PPM itself is the teacher's encoder.",
+    ),
+    ZooEntry(
+        "deeplabv3plus_r50_hfgm", "resnet50", "hfgm", None, {"stem": "standard", "output_stride": 16},
+        _hfgm("deeplabv3plus", encoder="fcn", feature_channels=512), converter=None, loss_defaults=_HFGM_LOSS,
+        output_align_corners=False,
+        reconstructed=_hfgd_figures(47_732_971, 86.17, "deeplabv3plus_r50 + spec 2.2's HFGM with the FCN top"),
+        paper=(PaperFigure("HFGD Table 8 (DeepLabV3+ + HFGM, 'R50 (D8)'; 48.11 without)", miou=49.70,
+                           miou_split=_PC),),
+        notes="HFGM around deeplabv3plus_r50 (output stride 16) at its 512 channels: f_h = CAR's FCN head on the "
+              "stride-16 C5 is the teacher, the ASPP reads sg(f_h), the stride-4 skip reads sg(C2). Reading not "
+              "built: Table 8's 'EE: ASPP' could mean the ASPP itself is the teacher's encoder.",
+    ),
+    ZooEntry(
+        "hfgd_convnext_l_os4", "convnext_large", "hfgm", None, {},
+        _hfgm("semantic_fpn", _USFPN, wide_channels=2048), converter=None, loss_defaults=_HFGD_LOSS,
+        reconstructed=_hfgd_figures(208_927_227, 218.52, "hfgd_r50_os4's wiring on ConvNeXt-L"),
+        paper=(
+            PaperFigure("HFGD Table 10 (single-scale; 64.9 multi-scale + flip)", miou=63.8, miou_split=_PC),
+            PaperFigure("HFGD Table 11 (single-scale; 49.4 MF)", miou=49.0, miou_split="COCO-Stuff-164k val"),
+            PaperFigure("HFGD Table 15 (single-scale; 55.4 MF)", miou=54.3, miou_split="ADE20K val"),
+        ),
+        notes="HFGD on ConvNeXt-L at output stride 4; the CAE's wide linear is 2048 wide as the paper states "
+              "(the C5 map has 1536 channels). The paper does not say at which output stride the Pascal Context, "
+              "COCO-Stuff and ADE20K rows ran; they are listed here. " + _HFGD_DEFAULTS,
+    ),
+    ZooEntry(
+        "hfgd_convnext_l_os2", "convnext_large", "hfgm", None, {},
+        _hfgm("semantic_fpn", {**_USFPN, "output_stride": 2}, wide_channels=2048), converter=None,
+        loss_defaults=_HFGD_LOSS,
+        reconstructed=_hfgd_figures(211_288_571, 285.50, "hfgd_r50_os2's wiring on ConvNeXt-L"),
+        paper=(PaperFigure("HFGD Table 13 (OS2, single-scale; 84.0 multi-scale + flip)", miou=83.2,
+                           miou_split="Cityscapes val"),),
+        notes="HFGD on ConvNeXt-L at output stride 2 (the Cityscapes model). " + _HFGD_DEFAULTS,
+    ),
+    ZooEntry(
         "semantic_fpn_r18", "resnet18", "semantic_fpn", None, {"stem": "standard"}, {"channels": 128},
         converter=None, reconstructed=_hfgd_figures(14_718_971, 16.03, "semantic_fpn_r50's wiring at F=128"),
         notes="CPU-sized SemanticFPN for the CamVid benchmark: torchvision-layout ResNet-18, F=128.",

@@ -19,6 +19,7 @@ from alignseg.models.ops.self_attention import SelfAttention
 from alignseg.models.zoo import get_entry
 
 HFGD_ENTRIES = ["semantic_fpn_r50", "hfgd_r50_os4", "hfgd_r50_os2", "fapn_r50_hfgm", "sfnet_r50_hfgm",
+                "upernet_r50_hfgm", "deeplabv3plus_r50_hfgm", "hfgd_convnext_l_os4", "hfgd_convnext_l_os2",
                 "semantic_fpn_r18", "hfgd_r18_os4"]
 K = 5
 
@@ -162,7 +163,7 @@ def test_entries_hold_their_reconstructed_figures_and_paper_tables(name) -> None
     assert count_macs(model, figures.macs_input) / 1e9 == pytest.approx(figures.gmacs, abs=0.005)
     assert entry.notes
     assert all(fig.source.startswith("HFGD Table") for fig in entry.paper)
-    if name in SPEC_GMACS or name == "fapn_r50_hfgm":
+    if name in SPEC_GMACS or name.startswith(("hfgd_convnext", "fapn", "upernet", "deeplab")):
         assert entry.paper
 
 
@@ -235,7 +236,8 @@ def _wrapped_r18(decoder: str, options: dict) -> nn.Module:
                                            encoder="fcn"))
 
 
-WRAPPED = {"fapn": {"head_channels": 256}, "aligned_fpn": {"channels": 256}}
+WRAPPED = {"fapn": {"head_channels": 256}, "aligned_fpn": {"channels": 256}, "upernet": {"channels": 256},
+           "deeplabv3plus": {"channels": 256}}
 
 
 @pytest.mark.parametrize("decoder", sorted(WRAPPED))
