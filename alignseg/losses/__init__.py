@@ -1,6 +1,7 @@
 """Segmentation losses: pixel criteria (``pixel``) and the criterion over a model's named outputs
-(``criterion``; its module docstring describes the training-output contract)."""
+(``criterion``; its module docstring describes the training-output contract), CAR's losses (``car``)."""
 
+from .car import CARLoss, car_losses
 from .criterion import (
     LOSS_TERMS,
     LossContext,
@@ -21,6 +22,7 @@ from .pixel import (
 __all__ = [
     "LOSSES",
     "LOSS_TERMS",
+    "CARLoss",
     "CrossEntropy",
     "HardestFractionCrossEntropy",
     "LossContext",
@@ -28,6 +30,7 @@ __all__ = [
     "SegmentationCriterion",
     "build_criterion",
     "build_loss",
+    "car_losses",
     "loss_input",
     "register_loss_term",
     "resize_to_label",

@@ -6,11 +6,13 @@ from .base import Decoder, DecoderFeatures, DecoderOutput
 from .deeplabv3plus import DeepLabV3PlusDecoder
 from .fapn import FaPNDecoder, FaPNNeck, FaPNRealtimeDecoder, SemanticFPNHead
 from .fcn import FCNDecoder
+from .hfgm import HFGMDecoder
 from .lite import LiteAlignedDecoder
+from .semantic_fpn import SemanticFPNDecoder
 from .upernet import UperNetDecoder
 
 __all__ = [
     "AlignedFPNDecoder", "AuxHead", "Decoder", "DecoderFeatures", "DecoderOutput", "DeepLabV3PlusDecoder",
-    "FCNDecoder", "FaPNDecoder", "FaPNNeck", "FaPNRealtimeDecoder", "LiteAlignedDecoder", "SemanticFPNHead",
-    "UperNetDecoder",
+    "FCNDecoder", "FaPNDecoder", "FaPNNeck", "FaPNRealtimeDecoder", "HFGMDecoder", "LiteAlignedDecoder",
+    "SemanticFPNDecoder", "SemanticFPNHead", "UperNetDecoder",
 ]
