@@ -12,6 +12,12 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
+def _output_classes(model: object) -> int | None:
+    """The number of classes the model predicts: its decoder classifier's output channels, if it has one."""
+    classifier = getattr(getattr(model, "decoder", None), "classifier", None)
+    return getattr(classifier, "out_channels", None)
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -26,11 +32,18 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides + list(args.overrides), training=False)
     named = args.model or (config.model.name if args.config else None)
     model, meta = load_trained_model(args.weights, model_name=named, num_classes=config.model.num_classes)
+    if args.config is None and args.dataset is None and isinstance(meta.get("config"), dict):
+        # No config and no dataset given: evaluate on the data the weights were trained with, not the default.
+        recorded = {key: meta["config"][key] for key in ("data", "eval") if isinstance(meta["config"].get(key), dict)}
+        config = load_config(None, overrides + list(args.overrides), training=False, base=recorded)
+        print(f"data and eval settings read from {args.weights} (its training config): {config.data.dataset}"
+              + (f" in {config.data.root}" if config.data.root else ""))
     dataset = build_split(config.data, "val")
-    classes = meta.get("num_classes") or config.model.num_classes
+    classes = _output_classes(model) or meta.get("num_classes") or config.model.num_classes
     if classes is not None and classes != dataset.num_classes:
         raise ValueError(f"{args.weights} predicts {classes} classes but the {config.data.dataset} "
-                         f"{config.data.val_split} split has {dataset.num_classes}")
+                         f"{config.data.val_split} split has {dataset.num_classes}: evaluate it on a dataset "
+                         "with its classes")
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     ev = config.eval
