@@ -16,6 +16,7 @@ class TrainingDiverged(RuntimeError):
 
 
 def _diverged(cause: str, *, step: int, epoch: int, lr: float) -> TrainingDiverged:
+    """``step`` counts from 1 (the step being computed), as the lines of train.log do."""
     return TrainingDiverged(
         f"training diverged at step {step} (epoch {epoch}): {cause} at learning rate {lr:.4g}; stopped without "
         "writing checkpoints, the ones already written hold finite weights (lower optim.lr, or set "

@@ -156,7 +156,7 @@ class SegmentationModule(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         images, labels = batch["image"], batch["label"]
         loss, parts = self.criterion(self.model(images), labels)
-        check_finite_loss(loss, parts, step=self.global_step, epoch=self.current_epoch, lr=self._lr())
+        check_finite_loss(loss, parts, step=self.global_step + 1, epoch=self.current_epoch, lr=self._lr())
         size = images.shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         if len(parts) > 1:
@@ -183,7 +183,7 @@ class SegmentationModule(L.LightningModule):
         # Gradients before clipping; fp16 runs skip inf-gradient steps on purpose (the loss scaler).
         if self.config.train.precision == "16-mixed":
             return
-        check_finite_gradients(self.model.parameters(), step=self.global_step, epoch=self.current_epoch,
+        check_finite_gradients(self.model.parameters(), step=self.global_step + 1, epoch=self.current_epoch,
                                lr=self._lr())
 
     # -- validation ----------------------------------------------------------------------------------

@@ -185,6 +185,7 @@ def fit(
             warnings.filterwarnings("ignore",
                                     message=".*resuming from a checkpoint that ended before the epoch ended.*")
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # RunFolder guards the folder
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")  # Lightning vs torch 2.x
             trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint)
             validated = module.history and module.history[-1]["step"] == module.global_step
