@@ -401,3 +401,16 @@ def test_headless_run_logs_plain_lines_to_terminal_and_train_log(trained, capsys
     assert all(" lr " in line and " img/s " in line and " ETA " in line for line in steps)
     assert any("val mIoU" in line for line in lines)
     assert "\r" not in (run / "train.log").read_text()
+
+
+def test_no_progress_bar_frames_when_output_is_redirected(tmp_path):
+    """issue 9 (logs for headless runs): Lightning's progress bar wrote carriage-return frames into redirected
+    output; without a terminal (as under pytest) the plain lines replace it."""
+    from alignseg.engine.module import SegmentationDataModule
+    from alignseg.engine.runlog import RunLog
+    from alignseg.engine.trainer import build_trainer
+
+    config = load_config(None, tiny_overrides(tmp_path / "run", "train.max_steps=1", "train.progress_bar=true"))
+    trainer, _ = build_trainer(config, SegmentationDataModule(config), loggers=False)
+    assert trainer.progress_bar_callback is None
+    assert [c.terminal for c in trainer.callbacks if isinstance(c, RunLog)] == [True]
