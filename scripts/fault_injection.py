@@ -55,6 +55,7 @@ class Outcome:
     case: str
     group: str
     clear_error: bool = False  # failed as it should, with one clear line
+    unclear_error: bool = False  # failed as it should, but the message spans several lines
     completed: bool = False  # succeeded as it should
     traceback: bool = False
     silent_wrong: bool = False
@@ -131,19 +132,30 @@ def tiny_config(path: Path, output: Path, **sections: dict) -> Path:
 
 
 def judge_error(outcome: Outcome, result: Result, expect: str) -> None:
-    """A failure that should be one clear line containing ``expect``."""
+    """A failure that should be a clear message containing ``expect``: one line ``alignseg <command>: error:
+    ...`` (a list of bad files may follow it, one per line); a multi-line message is an unclear error."""
     lines = result.stderr.strip().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("alignseg ") and ": error: " in line), None)
+    message = lines[start:] if start is not None else lines[-1:]
+    outcome.detail = " / ".join(line.strip() for line in message)[:400]
     if "Traceback" in result.stderr:
         outcome.traceback = True
-        outcome.detail = lines[-1] if lines else ""
     elif result.returncode == 0:
         outcome.silent_wrong = True
         outcome.detail = "exit 0"
+    elif start is None or expect not in "\n".join(message):
+        outcome.silent_wrong = True  # failed, but not with the message it should have
+    elif len(message) > 1 and not all(line.startswith("  ") for line in message[1:]):
+        outcome.unclear_error = True  # a message spread over lines that are not a list of files
     else:
-        last = lines[-1] if lines else ""
-        outcome.clear_error = ": error: " in last and expect in last
-        outcome.silent_wrong = not outcome.clear_error
-        outcome.detail = last[:300]
+        outcome.clear_error = True
+
+
+def absorb(outcome: Outcome, sub: Outcome) -> None:
+    """Fold the verdict of one attempt into a case made of several attempts."""
+    outcome.traceback |= sub.traceback
+    outcome.silent_wrong |= sub.silent_wrong
+    outcome.unclear_error |= sub.unclear_error
 
 
 def state(path: Path) -> dict[str, torch.Tensor]:
@@ -409,10 +421,9 @@ def non_finite_config_values(ctx: Context, outcome: Outcome) -> None:
     for override, expect in checks:
         sub = Outcome(outcome.case, outcome.group)
         judge_error(sub, cli("train", "--config", str(config), override), expect)
-        details.append(f"{override}: {'clear' if sub.clear_error else 'NOT clear'}")
-        outcome.traceback |= sub.traceback
-        outcome.silent_wrong |= sub.silent_wrong or not sub.clear_error
-    outcome.clear_error = not (outcome.traceback or outcome.silent_wrong)
+        details.append(f"{override}: {verdict(sub)}")
+        absorb(outcome, sub)
+    outcome.clear_error = not (outcome.traceback or outcome.silent_wrong or outcome.unclear_error)
     outcome.detail = "; ".join(details)
 
 
@@ -460,14 +471,13 @@ def corrupt_data_files(ctx: Context, outcome: Outcome) -> None:
             sub = Outcome(outcome.case, outcome.group)
             result = cli("train", "--config", str(folder_config(ctx, f"data{index}w{workers}", root, workers)))
             judge_error(sub, result, expect)
-            outcome.traceback |= sub.traceback
-            outcome.silent_wrong |= sub.silent_wrong or not sub.clear_error
+            absorb(outcome, sub)
             texts.append(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "")
         same = len(set(texts)) == 1
         outcome.silent_wrong |= not same
         verdict_text = "clear" + (", same with workers 0 and 2" if len(texts) > 1 else "")
         details.append(f"{name}: {verdict_text if same else 'DIFFERS: ' + repr(texts)}")
-    outcome.clear_error = not (outcome.traceback or outcome.silent_wrong)
+    outcome.clear_error = not (outcome.traceback or outcome.silent_wrong or outcome.unclear_error)
     outcome.detail = "; ".join(details)
 
 
@@ -520,12 +530,11 @@ def planted_pickle_payload(ctx: Context, outcome: Outcome) -> None:
     for name, result, expect in attempts:
         sub = Outcome(outcome.case, outcome.group)
         judge_error(sub, result, expect)
-        outcome.traceback |= sub.traceback
-        outcome.silent_wrong |= sub.silent_wrong or not sub.clear_error
-        details.append(f"{name}: {'clear' if sub.clear_error else sub.detail}")
+        absorb(outcome, sub)
+        details.append(f"{name}: {verdict(sub)}" + ("" if sub.clear_error else f" ({sub.detail[:200]})"))
     ran = marker.exists()
     outcome.data_lost = ran  # counted where it hurts most: code ran
-    outcome.clear_error = not (outcome.traceback or outcome.silent_wrong or ran)
+    outcome.clear_error = not (outcome.traceback or outcome.silent_wrong or outcome.unclear_error or ran)
     outcome.detail = f"payload executed: {ran}; " + "; ".join(details)
 
 
@@ -564,6 +573,8 @@ def verdict(o: Outcome) -> str:
         return "data lost"
     if o.silent_wrong:
         return "silent wrong"
+    if o.unclear_error:
+        return "unclear error"
     return "clear error" if o.clear_error else "completed" if o.completed else "?"
 
 
@@ -574,6 +585,7 @@ def report(outcomes: list[Outcome], seconds: float) -> tuple[str, dict]:
         "clear_errors": sum(o.clear_error and not (o.traceback or o.silent_wrong or o.data_lost) for o in outcomes),
         "completed_as_expected": sum(o.completed and not (o.traceback or o.silent_wrong or o.data_lost)
                                      for o in outcomes),
+        "unclear_errors": sum(o.unclear_error for o in outcomes),
         "tracebacks": sum(o.traceback for o in outcomes),
         "silent_wrong": sum(o.silent_wrong for o in outcomes),
         "data_lost": sum(o.data_lost for o in outcomes),
@@ -583,10 +595,11 @@ def report(outcomes: list[Outcome], seconds: float) -> tuple[str, dict]:
     lines = ["# Fault injection (issue 10): `alignseg train` / `alignseg eval`", "",
              f"`PYTHONPATH=. python scripts/fault_injection.py` — {time.strftime('%Y-%m-%d')}, "
              f"{summary['seconds']} s on {os.cpu_count()} CPU cores, torch {torch.__version__}.", "",
-             "| cases | clear errors | completed as expected | tracebacks | silent wrong | data lost | "
-             "resume bit-exact |", "|---|---|---|---|---|---|---|",
+             "| cases | clear errors | completed as expected | unclear errors | tracebacks | silent wrong | "
+             "data lost | resume bit-exact |", "|---|---|---|---|---|---|---|---|",
              f"| {summary['cases']} | {summary['clear_errors']} | {summary['completed_as_expected']} | "
-             f"{summary['tracebacks']} | {summary['silent_wrong']} | {summary['data_lost']} | "
+             f"{summary['unclear_errors']} | {summary['tracebacks']} | {summary['silent_wrong']} | "
+             f"{summary['data_lost']} | "
              f"{summary['resume_bit_exact']} |", "",
              "| case | group | verdict | resume bit-exact | detail |", "|---|---|---|---|---|"]
     for o in outcomes:
@@ -598,7 +611,8 @@ def report(outcomes: list[Outcome], seconds: float) -> tuple[str, dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=None, help="run the cases whose name contains this text")
+    parser.add_argument("--only", default=None,
+                        help="run the cases whose name contains one of these comma-separated texts")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random kill steps")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/results")
@@ -608,7 +622,7 @@ def main() -> int:
     outcomes = []
     try:
         for name, group, fn in CASES:
-            if args.only and args.only not in name:
+            if args.only and not any(part in name for part in args.only.split(",")):
                 continue
             outcome = Outcome(name, group)
             tic = time.perf_counter()
@@ -634,7 +648,7 @@ def main() -> int:
         (RESULTS / "fault_injection.md").write_text(text)
         (RESULTS / "fault_injection.json").write_text(json.dumps(record, indent=2) + "\n")
     bad = record["summary"]
-    return 1 if bad["tracebacks"] or bad["silent_wrong"] or bad["data_lost"] else 0
+    return 1 if bad["tracebacks"] or bad["silent_wrong"] or bad["data_lost"] or bad["unclear_errors"] else 0
 
 
 if __name__ == "__main__":
