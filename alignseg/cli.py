@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from . import __version__
 from .commands import bench, convert, demo, evaluate, export, models, plot, predict, train
 from .deploy.extras import MissingExtraError
+from .engine.guards import TrainingDiverged
 
 # Each module adds its subcommands; the order here is the order of `alignseg --help`.
 COMMAND_MODULES = (models, demo, train, evaluate, plot, predict, convert, export, bench)
@@ -28,10 +29,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, KeyError, FileNotFoundError, MissingExtraError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"alignseg {args.command}: error: {message}", file=sys.stderr)
+    except (ValueError, KeyError, OSError, MissingExtraError, TrainingDiverged) as exc:
+        print(f"alignseg {args.command}: error: {user_message(exc)}", file=sys.stderr)
         return 2
+
+
+def user_message(exc: BaseException) -> str:
+    """The message of a user-caused error: a loader worker's error as the worker raised it (torch re-raises
+    it with the worker's whole traceback as its text), an OSError as its reason and file."""
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    if "in DataLoader worker process" in text and "Original Traceback" in text:
+        last = text.rstrip().splitlines()[-1]  # "package.module.DataError: the message"
+        head, sep, message = last.partition(": ")
+        text = message if sep and " " not in head else last
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+    return text
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def middle_frame(video: Path) -> Image.Image:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", type=Path, required=True, help="CamVid training run folder (model_best.safetensors, csv/)")
+    parser.add_argument("--run", type=Path, required=True, help="CamVid training run folder (weights, csv/)")
     parser.add_argument("--camvid", type=Path, default=SHARED / "data" / "camvid", help="CamVid folder")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "images", help="where the pictures go")
     parser.add_argument("--scale", type=float, default=0.5, help="test scale (the run trained at half size)")
@@ -77,7 +77,7 @@ def main() -> int:
     args = parser.parse_args()
     weights = args.run / "model_best.safetensors"
     if not weights.is_file():
-        weights = args.run / "model_last.pt"
+        weights = args.run / "model_last.safetensors"
     args.output.mkdir(parents=True, exist_ok=True)
     scale = str(args.scale)
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = [*args.overrides, f"train.output_dir={args.output_dir}"]
     config = load_config(args.config, overrides) if args.config else demo_config(overrides)
-    run_demo(config, pictures=args.pictures)
+    run_demo(config, pictures=args.pictures, overwrite=args.overwrite)
     return 0
 
 
@@ -33,6 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--output-dir", default="outputs/demo", help="where to write everything (outputs/demo)")
     demo.add_argument("--config", default=None, help="another recipe: a YAML file or a shipped name"
                       " (default: the built-in demo recipe)")
+    demo.add_argument("--overwrite", action="store_true", help="replace an earlier demo in --output-dir")
     demo.add_argument("--pictures", type=int, default=6, help="number of overlay pictures")
     demo.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
     demo.set_defaults(func=run)

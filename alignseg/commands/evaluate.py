@@ -75,11 +75,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         model, record = load_model(args.weights, model=named, num_classes=args.num_classes or config.model.num_classes)
         runner = build_runner(args.backend, model, **options, export={"size": _EXPORT_SIZE})
+    if args.config is None and args.dataset is None and isinstance(record.config, dict):
+        # No config and no dataset given: evaluate on the data the weights were trained with, not the default.
+        recorded = {key: record.config[key] for key in ("data", "eval") if isinstance(record.config.get(key), dict)}
+        config = load_config(None, overrides + list(args.overrides), training=False, base=recorded)
+        print(f"data and eval settings read from {args.weights} (its training config): {config.data.dataset}"
+              + (f" in {config.data.root}" if config.data.root else ""))
     dataset = build_split(config.data, "val", build_eval_transform(config.eval, config.data))
     classes = record.num_classes or runner.num_classes
     if classes is not None and classes != dataset.num_classes:
         raise ValueError(f"{args.weights} predicts {classes} classes but the {config.data.dataset} "
-                         f"{config.data.val_split} split has {dataset.num_classes}")
+                         f"{config.data.val_split} split has {dataset.num_classes}: evaluate it on a dataset "
+                         "with its classes")
     device = runner.device
     ev = config.eval
     setting = f"{ev.mode}" + (f" window {ev.window}" if ev.mode == "sliding" else "")

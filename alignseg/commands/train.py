@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
         overrides.insert(0, resume)
         resume = "auto"
     config = load_config(args.config, overrides)
-    result = fit(config, resume=resume)
+    result = fit(config, resume=resume, overwrite=args.overwrite)
     print(f"\ntrained {config.model.name} in {result.seconds / 60:.1f} min; outputs in {result.output_dir}/")
     if result.metrics is not None:
         best = f", best {100 * result.best_miou:.2f}" if result.best_miou is not None else ""
@@ -46,6 +46,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--config", required=True, help="YAML config file or shipped recipe name (camvid/sfnet_r18)")
     train.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CKPT|auto",
                        help="continue from a training checkpoint (.ckpt); 'auto' or no value: "
-                       "<output_dir>/checkpoints/last.ckpt when it exists")
+                       "<output_dir>/checkpoints/last.ckpt when it exists. The config must be the checkpoint's, "
+                       "except for the run length, data.workers/root/cache_dir and logging keys")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the checkpoints of an earlier run in train.output_dir (default: refuse)")
     train.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides")
     train.set_defaults(func=run)

@@ -16,21 +16,28 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from ..data.normalize import IMAGENET_MEAN, IMAGENET_STD
 from ..fileio import atomic_torch_save
 from ..models.checkpoint import save_checkpoint
+from .guards import check_finite_tensors
 
 __all__ = ["AtomicCheckpointIO", "ExportWeights", "TrainingState", "capture_rng", "restore_rng"]
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Writes each checkpoint to a temporary file beside the target, then renames it into place, so an
-    interrupted write never leaves a truncated ``last.ckpt`` (the previous one stays)."""
+    interrupted write never leaves a truncated ``last.ckpt`` (the previous one stays); weights holding NaN
+    are never written. Reads with ``weights_only=True`` whatever torch's default or the caller ask for, so
+    a crafted ``--resume`` file cannot run code."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options")
+        check_finite_tensors(checkpoint.get("state_dict", {}), str(path))
         if "://" in str(path):  # remote file systems: Lightning's own writer
             super().save_checkpoint(checkpoint, path)
             return
         atomic_torch_save(checkpoint, path)
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        return super().load_checkpoint(path, map_location=map_location, weights_only=True)
 
 
 def capture_rng() -> dict[str, Any]:
@@ -108,12 +115,15 @@ class TrainingState(L.Callback):
 
 class ExportWeights(L.Callback):
     """Writes ``model_last.safetensors`` after every epoch and at the end, and ``model_best.safetensors``
-    whenever the validation mIoU improves (rank 0 only; format in ``alignseg.models.checkpoint``)."""
+    whenever the validation mIoU improves (rank 0 only; format in ``alignseg.models.checkpoint``). A validation
+    of the weights last written (the one after training stops) writes ``model_last.safetensors`` again, so that
+    its ``val_miou`` is that validation's. Weights holding NaN are never written."""
 
     def __init__(self, output_dir: str | os.PathLike, *, config_dict: dict[str, Any]):
         self.output_dir = Path(output_dir)
         self.config_dict = config_dict
         self.best_miou = float("-inf")
+        self._last_step: int | None = None  # the step of the weights in model_last.safetensors
 
     @property
     def last_path(self) -> Path:
@@ -126,6 +136,7 @@ class ExportWeights(L.Callback):
     def _export(self, trainer: L.Trainer, module: Any, path: Path) -> None:
         if not trainer.is_global_zero:
             return
+        check_finite_tensors(module.model.state_dict(), str(path))
         miou = module.metrics.miou if module.metrics is not None else None
         save_checkpoint(path, module.model, model=module.config.model.name, class_names=module.class_names,
                         palette=module.palette, ignore_index=module.ignore_index, epoch=trainer.current_epoch,
@@ -140,12 +151,18 @@ class ExportWeights(L.Callback):
         if miou == miou and miou > self.best_miou:  # NaN (nothing counted) never counts as best
             self.best_miou = miou
             self._export(trainer, pl_module, self.best_path)
+        if self._last_step == trainer.global_step:
+            self._export_last(trainer, pl_module)
+
+    def _export_last(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._export(trainer, pl_module, self.last_path)
+        self._last_step = trainer.global_step
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._export(trainer, pl_module, self.last_path)
+        self._export_last(trainer, pl_module)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._export(trainer, pl_module, self.last_path)
+        self._export_last(trainer, pl_module)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best_miou": self.best_miou}

@@ -12,7 +12,9 @@ it came from (the file, or the command line).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -235,8 +237,18 @@ class Config:
             raise ConfigError(f"{source}: data.hflip must be in [0, 1], got {data.hflip}")
         if len(self.optim.betas) != 2:
             raise ConfigError(f"{source}: optim.betas must be [beta1, beta2], got {self.optim.betas}")
-        if self.optim.lr <= 0:
-            raise ConfigError(f"{source}: optim.lr must be positive, got {self.optim.lr}")
+        _check_finite(self, source)
+        optim = self.optim
+        if optim.lr <= 0:
+            raise ConfigError(f"{source}: optim.lr must be positive, got {optim.lr}")
+        for key, value in (("optim.weight_decay", optim.weight_decay), ("optim.momentum", optim.momentum),
+                           ("schedule.power", self.schedule.power)):
+            if value < 0:
+                raise ConfigError(f"{source}: {key} must be >= 0, got {value}")
+        if not all(0 <= beta < 1 for beta in optim.betas):
+            raise ConfigError(f"{source}: optim.betas must lie in [0, 1), got {optim.betas}")
+        if train.grad_clip is not None and train.grad_clip <= 0:
+            raise ConfigError(f"{source}: train.grad_clip must be positive (or null), got {train.grad_clip}")
         if self.optim.layer_decay is not None and not 0.0 < self.optim.layer_decay <= 1.0:
             raise ConfigError(f"{source}: optim.layer_decay must be in (0, 1] (or null), got {self.optim.layer_decay}")
         if self.optim.layer_decay_num_layers is not None and self.optim.layer_decay_num_layers < 1:
@@ -262,6 +274,16 @@ class Config:
         if ev.center_crop is not None and ev.score_at == "original":
             raise ConfigError(f"{source}: eval.center_crop cuts the label, so it needs eval.score_at 'resized'")
         return self
+
+
+def _check_finite(config: Config, source: str) -> None:
+    """Every float of every section (and inside lists) is a finite number: NaN or infinity is an error."""
+    for section in dataclasses.fields(config):
+        for item in dataclasses.fields(getattr(config, section.name)):
+            value = getattr(getattr(config, section.name), item.name)
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                raise ConfigError(f"{source}: {section.name}.{item.name} must be a finite number, got {value}")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -431,15 +453,20 @@ def find_config(path: str | os.PathLike) -> Path:
 
 
 def load_config(
-    path: str | os.PathLike | None, overrides: list[str] | tuple[str, ...] = (), *, training: bool = True
+    path: str | os.PathLike | None,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    training: bool = True,
+    base: dict[str, Any] | None = None,
 ) -> Config:
-    """Read a YAML config (a file or a shipped recipe's name, see :func:`find_config`; None: all defaults) and
-    apply ``section.key=value`` overrides.
+    """Read a YAML config (a file or a shipped recipe's name, see :func:`find_config`; None: ``base`` or all
+    defaults) and apply ``section.key=value`` overrides.
 
-    ``training=False`` (evaluation) does not require a training length (train.max_epochs/max_steps).
+    ``training=False`` (evaluation) does not require a training length (train.max_epochs/max_steps);
+    ``base`` is a config mapping recorded elsewhere (a checkpoint's) used when no file is given.
     """
-    raw: dict[str, Any] = {}
-    source = "defaults"
+    raw: dict[str, Any] = copy.deepcopy(base) if base is not None else {}
+    source = "defaults" if base is None else "the recorded config"
     if path is not None:
         source = os.fspath(find_config(path))
         try:

@@ -75,7 +75,7 @@ def write_overlays(model: torch.nn.Module, dataset: Any, folder: str | Path, cou
     return written
 
 
-def run_demo(config: Config, *, pictures: int = 6) -> dict[str, Any]:
+def run_demo(config: Config, *, pictures: int = 6, overwrite: bool = False) -> dict[str, Any]:
     """Train ``config``, evaluate its best model on the validation set, write overlays; print as it goes."""
     from ..models.factory import load_model
     from .data import build_split, build_val_loader
@@ -88,7 +88,7 @@ def run_demo(config: Config, *, pictures: int = 6) -> dict[str, Any]:
     print(f"alignseg demo: training {config.model.name} (fresh weights) on {data.train_kwargs.get('num_samples')} "
           f"procedural {data.crop_size}px images of shapes for {config.train.max_epochs} epochs on "
           f"{config.train.threads or torch.get_num_threads()} CPU threads; outputs go to {output}/", flush=True)
-    result = fit(config)
+    result = fit(config, overwrite=overwrite)
     weights = result.model_best or result.model_last
     model, _ = load_model(weights)
     dataset = build_split(config.data, "val")

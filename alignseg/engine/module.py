@@ -14,6 +14,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 
 from ..data import SegmentationDataset
+from ..data.preflight import check_samples
 from ..evaluation import ConfusionMatrix, SegmentationMetrics
 from ..losses import SegmentationCriterion, build_criterion
 from .config import Config, ConfigError
@@ -28,6 +29,7 @@ from .data import (
     build_val_loader,
 )
 from .evaluator import predict_logits
+from .guards import check_finite_gradients, check_finite_loss
 from .optim import build_optimizer, build_scheduler
 
 if TYPE_CHECKING:
@@ -48,11 +50,13 @@ class SegmentationDataModule(L.LightningDataModule):
         self._resume: tuple[int, int] | None = None
 
     def build(self) -> SegmentationDataModule:
-        """Create both datasets (idempotent); their class tables must agree."""
+        """Create both datasets (idempotent) and check their files' headers; their class tables must agree."""
         if self.train_set is None:
             data, seed = self.config.data, self.config.train.seed
             self.train_set = build_split(data, "train", build_train_transform(data, seed))
             self.val_set = build_split(data, "val", build_eval_transform(self.config.eval, data))
+            for dataset, split in ((self.train_set, data.train_split), (self.val_set, data.val_split)):
+                check_samples(dataset.samples, f"{data.dataset} {split}")  # before the first step
             if self.train_set.class_names != self.val_set.class_names:
                 raise ConfigError(f"the train and val datasets have different classes: "
                                   f"{self.train_set.class_names} vs {self.val_set.class_names}")
@@ -173,11 +177,12 @@ class SegmentationModule(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         images, labels = batch["image"], batch["label"]
         loss, parts = self.criterion(self.model(images), labels)
+        check_finite_loss(loss, parts, step=self.global_step + 1, epoch=self.current_epoch, lr=self._lr())
         size = images.shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         if len(parts) > 1:  # main, dsn_0, ..., teacher, car_intra, ...
             self.log_dict({f"train/loss_{name}": value for name, value in parts.items()}, batch_size=size)
-        self.log("train/lr", self.lr_schedulers().get_last_lr()[0], batch_size=size)
+        self.log("train/lr", self._lr(), batch_size=size)
         return loss
 
     def configure_optimizers(self) -> dict[str, Any]:
@@ -191,6 +196,16 @@ class SegmentationModule(L.LightningModule):
         scheduler = build_scheduler(optimizer, self.config.schedule, total_steps=total,
                                     steps_per_epoch=steps_per_epoch)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def _lr(self) -> float:
+        return self.lr_schedulers().get_last_lr()[0]
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # Gradients before clipping; fp16 runs skip inf-gradient steps on purpose (the loss scaler).
+        if self.config.train.precision == "16-mixed":
+            return
+        check_finite_gradients(self.model.parameters(), step=self.global_step + 1, epoch=self.current_epoch,
+                               lr=self._lr())
 
     # -- validation ----------------------------------------------------------------------------------
 
@@ -218,8 +233,6 @@ class SegmentationModule(L.LightningModule):
             epoch = (self.global_step - 1) // self.trainer.datamodule.steps_per_epoch()
         self.history.append({"epoch": epoch, "step": self.global_step, "miou": miou,
                              "pixel_accuracy": metrics.pixel_accuracy})
-        self.print(f"epoch {epoch} step {self.global_step}: val mIoU {100 * miou:.2f}  "
-                   f"pixel accuracy {100 * metrics.pixel_accuracy:.2f}")
 
     # -- checkpoints ---------------------------------------------------------------------------------
 

@@ -3,7 +3,9 @@ and report where everything was written.
 
 Layout of ``train.output_dir``::
 
-    config.yaml                 the resolved config of the run
+    config.yaml                 the resolved config of the run (written once the run or resume is accepted)
+    train.log                   one line per train.log_every_n_steps steps and per validation
+    .alignseg.lock              held while a run writes here (process id and host)
     checkpoints/last.ckpt       full training state (every epoch, and every N steps if asked): --resume
     checkpoints/best.ckpt       full training state at the best validation mIoU
     model_last.safetensors, model_best.safetensors   model weights (alignseg.models.checkpoint) for predict/eval
@@ -13,14 +15,17 @@ Layout of ``train.output_dir``::
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import warnings
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as L
 import torch
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
@@ -28,6 +33,8 @@ from ..evaluation import SegmentationMetrics
 from .callbacks import AtomicCheckpointIO, ExportWeights, TrainingState
 from .config import Config, ConfigError, save_config
 from .module import SegmentationDataModule, SegmentationModule
+from .rundir import RunFolder, check_resume
+from .runlog import RunLog
 
 __all__ = ["TrainResult", "build_trainer", "fit", "resolve_accelerator", "resolve_resume"]
 
@@ -101,7 +108,9 @@ def build_trainer(
         all_callbacks.append(ModelCheckpoint(dirpath=checkpoints, filename="last", save_top_k=1,
                                              every_n_train_steps=train.checkpoint_every_n_steps,
                                              enable_version_counter=False))
-    if train.progress_bar:
+    bar = train.progress_bar and sys.stderr.isatty()  # no carriage-return frames in redirected output
+    all_callbacks.append(RunLog(output, train.log_every_n_steps, terminal=not bar))
+    if bar:
         all_callbacks.append(TQDMProgressBar(refresh_rate=1))
     all_callbacks.extend(callbacks)
     logger: Any = False
@@ -127,8 +136,8 @@ def build_trainer(
         callbacks=all_callbacks,
         logger=logger,
         plugins=[AtomicCheckpointIO()],
-        enable_progress_bar=train.progress_bar,
-        enable_model_summary=train.progress_bar,
+        enable_progress_bar=bar,
+        enable_model_summary=bar,
         use_distributed_sampler=False,  # the data module shards the data itself (and resumes mid-epoch)
         default_root_dir=output,
     )
@@ -136,35 +145,55 @@ def build_trainer(
 
 
 def fit(
-    config: Config, *, resume: str | None = None, callbacks: list[L.Callback] = (), loggers: bool = True
+    config: Config,
+    *,
+    resume: str | None = None,
+    overwrite: bool = False,
+    callbacks: list[L.Callback] = (),
+    loggers: bool = True,
 ) -> TrainResult:
-    """Train ``config`` (optionally resuming: a ``.ckpt`` path or ``auto``) and return what was written."""
+    """Train ``config`` (optionally resuming: a ``.ckpt`` path or ``auto``) and return what was written.
+
+    The output folder is locked for the run; a new run into a folder holding another run's checkpoints is
+    refused unless ``overwrite``; a resume is refused when its checkpoint is unreadable or its config
+    differs beyond ``rundir.RESUME_MAY_CHANGE``. Nothing in the folder changes before those checks pass.
+    """
     start = time.perf_counter()
     resolve_accelerator(config)  # configuration errors before any data is read
     checkpoint = resolve_resume(config, resume)
     if resume == "auto" and checkpoint is None:
         print(f"no checkpoint in {Path(config.train.output_dir) / 'checkpoints'} to resume from: starting afresh")
-    if config.train.threads is not None:
-        torch.set_num_threads(config.train.threads)
-    L.seed_everything(config.train.seed, workers=True, verbose=False)
-    datamodule = SegmentationDataModule(config).build()
-    val_set = datamodule.val_set
-    module = SegmentationModule(config, class_names=val_set.class_names, palette=val_set.palette,
-                                ignore_index=val_set.ignore_index)
-    trainer, export = build_trainer(config, datamodule, callbacks=list(callbacks), loggers=loggers)
-    if trainer.is_global_zero:
-        save_config(config, Path(config.train.output_dir) / "config.yaml")
-    with warnings.catch_warnings():
-        # The data module does resume mid-epoch (TrainingState + ResumableSampler), which Lightning cannot see.
-        warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")  # Lightning vs torch 2.x
-        trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint)
-        validated = module.history and module.history[-1]["step"] == module.global_step
-        if config.train.limit_val_batches != 0 and not validated:
-            # Training stopped between validations (max_steps, or val_every_n_epochs > 1): validate the final
-            # weights too, so that the result and model_best.safetensors account for them.
-            trainer.validate(module, datamodule=datamodule, verbose=False)
+    folder: AbstractContextManager = nullcontext()
+    if rank_zero_only.rank == 0:  # DDP processes started by Lightning (or torchrun) share rank 0's folder
+        folder = RunFolder(config.train.output_dir, resume=checkpoint is not None, overwrite=overwrite)
+    with folder:
+        messages = check_resume(checkpoint, config) if checkpoint is not None and isinstance(folder, RunFolder) else []
+        if config.train.threads is not None:
+            torch.set_num_threads(config.train.threads)
+        L.seed_everything(config.train.seed, workers=True, verbose=False)
+        datamodule = SegmentationDataModule(config).build()
+        val_set = datamodule.val_set
+        module = SegmentationModule(config, class_names=val_set.class_names, palette=val_set.palette,
+                                    ignore_index=val_set.ignore_index)
+        trainer, export = build_trainer(config, datamodule, callbacks=list(callbacks), loggers=loggers)
+        if isinstance(folder, RunFolder):
+            for message in messages + folder.prepare():
+                print(message)
+            save_config(config, Path(config.train.output_dir) / "config.yaml")
+        with warnings.catch_warnings():
+            # The data module does resume mid-epoch (TrainingState + ResumableSampler), which Lightning cannot see.
+            warnings.filterwarnings("ignore",
+                                    message=".*resuming from a checkpoint that ended before the epoch ended.*")
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # RunFolder guards the folder
+            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")  # Lightning vs torch 2.x
+            trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint)
+            validated = module.history and module.history[-1]["step"] == module.global_step
+            if config.train.limit_val_batches != 0 and not validated:
+                # Training stopped between validations (max_steps, or val_every_n_epochs > 1): validate the final
+                # weights too, so that the result, model_best.safetensors and model_last.safetensors
+                # account for them.
+                trainer.validate(module, datamodule=datamodule, verbose=False)
     output = Path(config.train.output_dir)
     best = output / "checkpoints" / "best.ckpt"
     return TrainResult(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,8 +228,12 @@ def _read_pickled(path: str) -> tuple[dict[str, torch.Tensor], ModelRecord]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt, unsafe or non-checkpoint files
-        raise WeightsError(f"cannot read weights file {path!r} (read with torch.load(weights_only=True), "
-                           f"which refuses pickled code): {exc}") from exc
+        if isinstance(exc, pickle.UnpicklingError):
+            reason = "it holds pickled objects other than tensors, which are never unpickled"
+        else:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"cannot read weights file {path!r}: corrupt, truncated or holding pickled code "
+                           f"(read with torch.load(weights_only=True), which refuses code): {reason}") from exc
     metadata: dict[str, Any] = {}
     if isinstance(obj, Mapping) and isinstance(obj.get("alignseg"), Mapping) and "state_dict" in obj:
         metadata = {**obj["alignseg"], "epoch": obj.get("epoch"), "step": obj.get("global_step")}

@@ -74,6 +74,19 @@ def create_model(
     return model
 
 
+def _own_num_classes(name: str, checkpoint: Checkpoint) -> int:
+    """The classes of an alignseg-format state dict without a record: the first dimension of the tensors that
+    change with the number of classes (found by building the model twice on the meta device)."""
+    options = checkpoint.record.decoder_options
+    with torch.device("meta"):
+        shapes = [{k: v.shape for k, v in build_model(name, num_classes=k, decoder_options=options,
+                                                         aux_heads=False).state_dict().items()} for k in (3, 5)]
+    keys = [k for k in shapes[0] if shapes[0][k] != shapes[1][k] and k in checkpoint.state_dict]
+    if not keys:
+        raise WeightsError(f"{checkpoint.source} does not give its number of classes: pass --num-classes K")
+    return int(checkpoint.state_dict[keys[0]].shape[0])
+
+
 def _keep_own_classifiers(model: Segmentor, state_dict: Mapping[str, torch.Tensor], stored_classes: int | None,
                           num_classes: int, source: str) -> dict[str, torch.Tensor]:
     """For fine-tuning to ``num_classes``: the model's fresh tensors in place of the checkpoint's classifiers.
@@ -119,6 +132,8 @@ def load_model(
     if name is None:
         raise WeightsError(f"{source} does not name its model: pass --model NAME")
     classes = record.num_classes or num_classes
+    if classes is None and all(key.startswith(_OWN_PREFIXES) for key in checkpoint.state_dict):
+        classes = _own_num_classes(name, checkpoint)  # never a silent fine-tune of an unrecorded file
     if classes is None:
         converter = get_entry(name).converter
         if converter is None:
