@@ -1,6 +1,7 @@
-"""Segmentation losses: pixel criteria (``pixel``) and the criterion over a model's named outputs
-(``criterion``; its module docstring describes the training-output contract)."""
+"""Segmentation losses: pixel losses (``pixel``), class weights (``class_weights``) and the criterion over
+a model's named outputs (``criterion``; its module docstring describes the training-output contract)."""
 
+from .class_weights import WEIGHTINGS, resolve_class_weights
 from .criterion import (
     LOSS_TERMS,
     LossContext,
@@ -12,8 +13,11 @@ from .criterion import (
 from .pixel import (
     LOSSES,
     CrossEntropy,
+    DiceLoss,
+    FocalLoss,
     HardestFractionCrossEntropy,
     OhemCrossEntropy,
+    PixelLoss,
     build_loss,
     resize_to_label,
 )
@@ -21,14 +25,19 @@ from .pixel import (
 __all__ = [
     "LOSSES",
     "LOSS_TERMS",
+    "WEIGHTINGS",
     "CrossEntropy",
+    "DiceLoss",
+    "FocalLoss",
     "HardestFractionCrossEntropy",
     "LossContext",
     "OhemCrossEntropy",
+    "PixelLoss",
     "SegmentationCriterion",
     "build_criterion",
     "build_loss",
     "loss_input",
     "register_loss_term",
     "resize_to_label",
+    "resolve_class_weights",
 ]
