@@ -103,15 +103,19 @@ class LossConfig:
     ``aux_weights``: per aux output name or family (``{dsn: 0.4, teacher: 1.0}``; on the command line
     ``loss.aux_weights.teacher=1.0``), or one number for every deep-supervision head (``dsn_*``), or a
     list with one per head. ``terms``: extra loss terms ``{name: {arguments}}`` over the entry's (``null``
-    removes one); ``term_weights``: the weight of each part of a term (``car_intra: 1.0``).
+    removes one; every pixel loss is also a term on the main logits, e.g. ``{dice: {}}``); ``term_weights``:
+    the weight of each part of a term (``car_intra: 1.0``, ``dice: 1.0``). ``class_weights``: one weight
+    per class for every pixel loss, or the path of a class-statistics JSON file (``alignseg data stats``)
+    whose ``weights[class_weighting]`` list is used.
     """
 
-    name: Literal["ce", "ohem", "hardest_fraction"] = "ce"
+    name: Literal["ce", "ohem", "hardest_fraction", "focal", "dice"] = "ce"
     kwargs: dict[str, Any] = field(default_factory=dict)
     aux_weights: float | list[float] | dict[str, float] | None = None  # None: the zoo entry's (dsn: 0.4)
     terms: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     term_weights: dict[str, float] = field(default_factory=dict)
-    class_weights: list[float] | None = None  # one weight per class for every pixel loss
+    class_weights: list[float] | str | None = None
+    class_weighting: Literal["inverse", "median_frequency", "log"] = "median_frequency"  # for a file
 
 
 @dataclass

@@ -1,7 +1,9 @@
-"""Segmentation losses: pixel criteria (``pixel``) and the criterion over a model's named outputs
-(``criterion``; its module docstring describes the training-output contract), CAR's losses (``car``)."""
+"""Segmentation losses: pixel losses (``pixel``), class weights (``class_weights``), the criterion over a
+model's named outputs (``criterion``; its module docstring describes the training-output contract) and CAR's
+losses (``car``)."""
 
 from .car import CARLoss, car_losses
+from .class_weights import WEIGHTINGS, resolve_class_weights
 from .criterion import (
     LOSS_TERMS,
     LossContext,
@@ -13,8 +15,11 @@ from .criterion import (
 from .pixel import (
     LOSSES,
     CrossEntropy,
+    DiceLoss,
+    FocalLoss,
     HardestFractionCrossEntropy,
     OhemCrossEntropy,
+    PixelLoss,
     build_loss,
     resize_to_label,
 )
@@ -22,11 +27,15 @@ from .pixel import (
 __all__ = [
     "LOSSES",
     "LOSS_TERMS",
+    "WEIGHTINGS",
     "CARLoss",
     "CrossEntropy",
+    "DiceLoss",
+    "FocalLoss",
     "HardestFractionCrossEntropy",
     "LossContext",
     "OhemCrossEntropy",
+    "PixelLoss",
     "SegmentationCriterion",
     "build_criterion",
     "build_loss",
@@ -34,4 +43,5 @@ __all__ = [
     "loss_input",
     "register_loss_term",
     "resize_to_label",
+    "resolve_class_weights",
 ]

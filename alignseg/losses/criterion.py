@@ -10,7 +10,9 @@ Design (DESIGN.md, "the training-output contract"):
   aux logits with its weight, each resized to the label size with the model's ``align_corners``.
 * *Loss terms* score everything else. A term is an ``nn.Module`` registered in ``LOSS_TERMS`` under a
   name, built as ``factory(context: LossContext, **kwargs)``, declaring the names of its parts in
-  ``parts`` and called as ``term(outputs, labels) -> {part: loss}``; each part has a weight.
+  ``parts`` and called as ``term(outputs, labels) -> {part: loss}``; each part has a weight. Every pixel
+  loss is also a term on the main logits (``PixelTerm``): ``loss.name: focal`` plus ``loss.terms:
+  {dice: {}}`` and ``loss.term_weights: {dice: 1.0}`` is focal on every output + Dice on the main one.
 * Weights and terms come from the zoo entry's ``loss_defaults`` (``models.zoo.LossDefaults``), which the
   ``loss.*`` keys of a config override: ``aux_weights`` maps an output name (``teacher``) or a family,
   the name before ``_<index>`` (``dsn`` covers ``dsn_0``, ``dsn_1``, ...), to its weight; a single number
@@ -37,18 +39,22 @@ A loss term, e.g. HFGD's CAR losses in ``losses/car.py``::
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from torch import Tensor, nn
 
+from .class_weights import resolve_class_weights
 from .pixel import LOSSES, build_loss
 
 __all__ = [
     "LOSS_TERMS",
     "LossContext",
+    "PixelTerm",
     "SegmentationCriterion",
     "build_criterion",
     "loss_input",
@@ -92,6 +98,24 @@ def loss_input(outputs: Mapping[str, Any], name: str, term: nn.Module) -> Tensor
         raise ValueError(f"loss term {type(term).__name__} reads loss_inputs[{name!r}], but the model returns "
                          f"{sorted(inputs) or 'no loss inputs'}")
     return inputs[name]
+
+
+class PixelTerm(nn.Module):
+    """A pixel loss of the catalogue on the main logits only, as an extra term (part named after the
+    loss): ``loss.name: focal`` with ``loss.terms: {dice: {}}`` and ``loss.term_weights: {dice: 1.0}``
+    trains with focal loss on every output plus Dice on the main logits."""
+
+    def __init__(self, context: LossContext, *, loss: str, **kwargs: Any) -> None:
+        super().__init__()
+        self.parts = (loss,)
+        self.loss = build_loss(loss, ignore_index=context.ignore_index, weight=context.class_weights,
+                               align_corners=context.align_corners, **kwargs)
+
+    def forward(self, outputs: Mapping[str, Any], labels: Tensor) -> dict[str, Tensor]:
+        return {self.parts[0]: self.loss(outputs["out"], labels)}
+
+
+LOSS_TERMS.update({name: partial(PixelTerm, loss=name) for name in LOSSES})
 
 
 class LossDefaultsLike(Protocol):
@@ -217,19 +241,17 @@ def build_criterion(
     aux_weights: float | Sequence[float] | Mapping[str, float] | None = None,
     terms: Mapping[str, Mapping[str, Any] | None] | None = None,
     term_weights: Mapping[str, float] | None = None,
-    class_weights: Sequence[float] | None = None,
+    class_weights: Sequence[float] | str | os.PathLike | None = None,
+    class_weighting: str = "median_frequency",
 ) -> SegmentationCriterion:
     """The criterion of a model: its zoo entry's ``defaults`` (``LossDefaults``; None: no defaults) with
     the config's ``loss.*`` values on top (the keyword arguments, named as the config keys).
 
-    ``align_corners`` is the model's (``model.align_corners``); ``class_weights`` one weight per class.
-    Bad values raise one ``ValueError`` naming the ``loss.*`` key.
+    ``align_corners`` is the model's (``model.align_corners``). ``class_weights`` (one per class, or a
+    class-statistics file read with ``class_weighting``, see ``class_weights.py``) go to the pixel loss
+    and to every term through ``LossContext``. Bad values raise one error naming the ``loss.*`` key.
     """
-    weights = None
-    if class_weights is not None:
-        weights = tuple(float(w) for w in class_weights)
-        if len(weights) != num_classes:
-            raise ValueError(f"loss.class_weights has {len(weights)} entries for {num_classes} classes")
+    weights = resolve_class_weights(class_weights, num_classes, class_weighting)
     if name not in LOSSES:
         raise ValueError(f"unknown loss.name {name!r}; valid names: {', '.join(sorted(LOSSES))}")
     pixel_kwargs: dict[str, Any] = {"ignore_index": ignore_index, "align_corners": align_corners, **(kwargs or {})}

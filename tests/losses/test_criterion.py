@@ -191,3 +191,58 @@ def test_term_errors_are_clear(mean_term):
         criterion(mean_term, terms={"mean": {"scal": 1}})
     with pytest.raises(ValueError, match=r"MeanTerm reads loss_inputs\['feat'\], but the model returns no loss"):
         criterion(mean_term)({"out": constant_logits(UNIFORM, 4), "loss_inputs": {}}, labels_with_ignored())
+
+
+def test_a_pixel_loss_is_also_a_term_on_the_main_logits():
+    """HFGD Table 10's stronger settings: focal loss on every output plus Dice on the main logits."""
+    from alignseg.losses import DiceLoss, FocalLoss
+
+    outputs = {"out": torch.randn(2, 4, 8, 8), "aux": {"dsn_0": torch.randn(2, 4, 4, 4)}}
+    labels = torch.randint(0, 4, (2, 16, 16))
+    labels[0, 0] = IGNORE
+    weights = [1.0, 2.0, 0.5, 1.0]
+    loss = criterion(name="focal", terms={"dice": {"smooth": 0.5}}, term_weights={"dice": 3.0},
+                     class_weights=weights)
+    total, parts = loss(outputs, labels)
+    focal, dice = FocalLoss(weight=weights), DiceLoss(smooth=0.5, weight=weights)
+    expected = focal(outputs["out"], labels) + 0.4 * focal(outputs["aux"]["dsn_0"], labels)
+    expected = expected + 3.0 * dice(outputs["out"], labels)
+    torch.testing.assert_close(total, expected)
+    assert list(parts) == ["main", "dsn_0", "dice"]
+
+
+# --------------------------------------------------------------------------------- class weights
+
+
+def write_stats(tmp_path, **weights):
+    import json
+
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps({"dataset": "shapes", "split": "train", "class_names": list("abcd"),
+                                "frequencies": [0.4, 0.3, 0.2, 0.1], "weights": weights}))
+    return path
+
+
+def test_class_weights_from_a_list_or_a_stats_file(tmp_path):
+    path = write_stats(tmp_path, inverse=[1, 2, 3, 4], median_frequency=[0.5, 1, 1.5, 2], log=[1, 1, 1, 2])
+    assert criterion(class_weights=[1, 2, 3, 4]).pixel_loss.weight.tolist() == [1, 2, 3, 4]
+    assert criterion(class_weights=str(path)).pixel_loss.weight.tolist() == [0.5, 1, 1.5, 2]
+    assert criterion(class_weights=path, class_weighting="log").pixel_loss.weight.tolist() == [1, 1, 1, 2]
+    outputs, labels = {"out": torch.randn(2, 4, 8, 8)}, torch.randint(0, 4, (2, 8, 8))
+    expected = F.cross_entropy(outputs["out"], labels, weight=torch.tensor([1.0, 2, 3, 4]))
+    torch.testing.assert_close(criterion(class_weights=path, class_weighting="inverse")(outputs, labels)[0], expected)
+
+
+def test_class_weight_files_give_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"loss\.class_weights: class-statistics file not found"):
+        criterion(class_weights=str(tmp_path / "missing.json"))
+    short = write_stats(tmp_path, median_frequency=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"stats\.json: weights\.median_frequency has 3 entries for 4 classes"):
+        criterion(class_weights=str(short))
+    with pytest.raises(ValueError, match=r"stats\.json: no 'weights' list named 'inverse'"):
+        criterion(class_weights=str(short), class_weighting="inverse")
+    with pytest.raises(ValueError, match=r"loss\.class_weighting must be one of"):
+        criterion(class_weights=str(short), class_weighting="sqrt")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"bad\.json: not a JSON file"):
+        criterion(class_weights=str(tmp_path / "bad.json"))

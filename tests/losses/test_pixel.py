@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from alignseg.losses import (
     LOSSES,
     CrossEntropy,
+    DiceLoss,
+    FocalLoss,
     HardestFractionCrossEntropy,
     OhemCrossEntropy,
     build_loss,
@@ -80,7 +82,7 @@ def test_cross_entropy_class_weights_match_torch():
 
 
 @pytest.mark.parametrize(
-    "criterion", [CrossEntropy(), OhemCrossEntropy(min_kept=0), HardestFractionCrossEntropy()]
+    "criterion", [CrossEntropy(), OhemCrossEntropy(min_kept=0), HardestFractionCrossEntropy(), FocalLoss(), DiceLoss()]
 )
 def test_all_ignored_gives_zero_loss_and_zero_gradient(criterion):
     logits = torch.randn(1, 3, 4, 4, requires_grad=True)
@@ -179,7 +181,7 @@ def test_hardest_fraction_rejects_bad_fraction():
 
 
 def test_build_loss_by_name():
-    assert set(LOSSES) == {"ce", "ohem", "hardest_fraction"}
+    assert set(LOSSES) == {"ce", "ohem", "hardest_fraction", "focal", "dice"}
     ohem = build_loss("ohem", thresh=0.6, min_kept=10)
     assert isinstance(ohem, OhemCrossEntropy) and (ohem.thresh, ohem.min_kept) == (0.6, 10)
     assert isinstance(build_loss("hardest_fraction", fraction=0.2), HardestFractionCrossEntropy)
@@ -187,5 +189,79 @@ def test_build_loss_by_name():
 
 
 def test_build_loss_unknown_name_lists_valid_names():
-    with pytest.raises(ValueError, match="unknown loss 'focal'; valid names: ce, hardest_fraction, ohem"):
-        build_loss("focal")
+    with pytest.raises(ValueError, match="unknown loss 'lovasz'; valid names: ce, dice, focal, hardest_fraction, ohem"):
+        build_loss("lovasz")
+
+
+# ------------------------------------------------------------------------------------ class weights
+
+WEIGHTS = [2.0, 0.5]
+
+
+def labelled_pixels(truth_probs: list[float], labels: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 1×2×1×W batch: pixel i has label ``labels[i]`` (255 = ignored) and probability ``truth_probs[i]``
+    for class ``labels[i]`` (class 0 for ignored pixels)."""
+    p0 = torch.tensor([q if y != 1 else 1 - q for q, y in zip(truth_probs, labels, strict=True)])
+    logits = torch.stack([p0.log(), (1 - p0).log()]).view(1, 2, 1, -1).requires_grad_(True)
+    return logits, torch.tensor(labels).view(1, 1, -1)
+
+
+HARD = ([0.9, 0.2, 0.3, 0.95, 0.01], [0, 1, 0, 1, IGNORE])  # the two hardest valid pixels: 0.2 (1), 0.3 (0)
+HARD_WEIGHTED = (0.5 * -math.log(0.2) + 2.0 * -math.log(0.3)) / 2.5
+
+
+def test_ohem_class_weights_weigh_the_kept_pixels_but_do_not_choose_them():
+    logits, labels = labelled_pixels(*HARD)
+    loss = OhemCrossEntropy(thresh=0.5, min_kept=0, weight=WEIGHTS)(logits, labels)
+    assert loss.item() == pytest.approx(HARD_WEIGHTED, rel=1e-6)
+    heavy = OhemCrossEntropy(thresh=0.5, min_kept=0, weight=[1.0, 100.0])(logits, labels)  # same 2 pixels
+    assert heavy.item() == pytest.approx((100 * -math.log(0.2) - math.log(0.3)) / 101, rel=1e-6)
+
+
+def test_hardest_fraction_class_weights_weigh_the_chosen_pixels():
+    logits, labels = labelled_pixels(*HARD)
+    loss = HardestFractionCrossEntropy(fraction=0.5, weight=WEIGHTS)(logits, labels)  # k = round(0.5 · 4) = 2
+    assert loss.item() == pytest.approx(HARD_WEIGHTED, rel=1e-6)
+
+
+def test_class_weights_must_match_the_classes():
+    with pytest.raises(ValueError, match="3 class weights for logits with 2 classes"):
+        FocalLoss(weight=[1.0, 1.0, 1.0])(*labelled_pixels(*HARD))
+    with pytest.raises(ValueError, match="non-negative"):
+        DiceLoss(weight=[1.0, -1.0])
+
+
+# ------------------------------------------------------------------------------------ focal, Dice
+
+THREE = ([0.8, 0.7, 0.6], [0, 1, IGNORE])  # class-0 probabilities 0.8, 0.3 (label 1: p_t = 0.7), ignored
+
+
+def test_focal_loss_by_hand_with_class_weights_and_an_ignored_pixel():
+    logits, labels = labelled_pixels(*THREE)
+    focal = lambda q: (1 - q) ** 2 * -math.log(q)  # noqa: E731
+    assert FocalLoss()(logits, labels).item() == pytest.approx((focal(0.8) + focal(0.7)) / 2, rel=1e-6)
+    weighted = FocalLoss(gamma=2.0, weight=WEIGHTS)(logits, labels)
+    assert weighted.item() == pytest.approx((2.0 * focal(0.8) + 0.5 * focal(0.7)) / 2.5, rel=1e-6)
+    weighted.backward()
+    assert logits.grad[..., 2].abs().sum() == 0  # the ignored pixel
+
+
+def test_focal_loss_with_gamma_zero_is_the_cross_entropy():
+    logits, labels = torch.randn(2, 4, 6, 6), torch.randint(0, 4, (2, 6, 6))
+    labels[0, 0] = IGNORE
+    weight = [0.5, 1.0, 2.0, 3.0]
+    expected = F.cross_entropy(logits, labels, weight=torch.tensor(weight), ignore_index=IGNORE)
+    assert torch.allclose(FocalLoss(gamma=0.0, weight=weight)(logits, labels), expected, atol=1e-6)
+
+
+def test_dice_loss_by_hand_with_class_weights_and_an_ignored_pixel():
+    logits, labels = labelled_pixels(*THREE)
+    # valid pixels: class 0 p = (0.8, 0.3), g = (1, 0); class 1 p = (0.2, 0.7), g = (0, 1)
+    d0, d1 = (1.6 + 1) / (0.73 + 1 + 1), (1.4 + 1) / (0.53 + 1 + 1)  # exponent 2, smooth 1
+    assert DiceLoss()(logits, labels).item() == pytest.approx((2 - d0 - d1) / 2, rel=1e-6)
+    weighted = DiceLoss(weight=WEIGHTS)(logits, labels)
+    assert weighted.item() == pytest.approx((2.0 * (1 - d0) + 0.5 * (1 - d1)) / 2.5, rel=1e-6)
+    linear = DiceLoss(smooth=0.0, exponent=1.0)(logits, labels)
+    assert linear.item() == pytest.approx((2 - 1.6 / 2.1 - 1.4 / 1.9) / 2, rel=1e-6)
+    weighted.backward()
+    assert logits.grad[..., 2].abs().sum() == 0  # the ignored pixel
