@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .commands import bench, convert, demo, evaluate, export, models, predict, train
+from .commands import bench, convert, data, demo, evaluate, export, models, predict, train
 from .deploy.extras import MissingExtraError
 
 # Each module adds its subcommands; the order here is the order of `alignseg --help`.
-COMMAND_MODULES = (models, demo, train, evaluate, predict, convert, export, bench)
+COMMAND_MODULES = (models, demo, train, evaluate, predict, convert, export, bench, data)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ __all__ = [
     "IGNORED_COLOR",
     "WRONG_COLOR",
     "colorize",
+    "draw_legend",
     "error_map",
     "flow_to_color",
     "flow_wheel",
@@ -139,6 +140,46 @@ def error_map(
 
 def _caption_font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default()
+
+
+def draw_legend(
+    class_names: Sequence[str],
+    palette: Sequence[Sequence[int]],
+    classes: Sequence[int] | None = None,
+    *,
+    font_size: int = 16,
+    max_height: int | None = None,
+    background: Color = (255, 255, 255),
+) -> np.ndarray:
+    """A legend picture: a framed colour swatch and the name of each class in ``classes`` (default: all).
+
+    Entries run top to bottom and start a new column when ``max_height`` pixels are filled.
+    """
+    colors = _palette_array(palette)
+    if len(class_names) != len(colors):
+        raise ValueError(f"{len(class_names)} class names for {len(colors)} palette colours")
+    chosen = list(range(len(colors))) if classes is None else [int(c) for c in classes]
+    if any(not 0 <= c < len(colors) for c in chosen):
+        raise ValueError(f"legend classes {chosen} are not all in 0..{len(colors) - 1}")
+    try:
+        font = ImageFont.load_default(size=font_size)
+    except TypeError:  # Pillow < 10.1 has only its small bitmap font
+        font = ImageFont.load_default()
+    margin, line = max(2, font_size // 3), font_size + 2 * max(2, font_size // 3)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    text = max((probe.textlength(class_names[c], font=font) for c in chosen), default=0.0)
+    column = int(font_size + text) + 4 * margin
+    per_column = max(1, (max_height - margin) // line) if max_height else max(1, len(chosen))
+    columns = max(1, -(-len(chosen) // per_column))
+    picture = Image.new("RGB", (columns * column, min(len(chosen), per_column) * line + margin), background)
+    draw = ImageDraw.Draw(picture)
+    for i, c in enumerate(chosen):
+        left, top = (i // per_column) * column + margin, (i % per_column) * line + margin
+        draw.rectangle((left, top, left + font_size, top + font_size), fill=tuple(int(v) for v in colors[c]),
+                       outline=(90, 90, 90))
+        draw.text((left + font_size + margin, top + font_size / 2), class_names[c], fill=(0, 0, 0), font=font,
+                  anchor="lm")
+    return np.asarray(picture).copy()
 
 
 def side_by_side(

@@ -18,8 +18,11 @@ class Cityscapes(SegmentationDataset):
     """Images ``leftImg8bit/{split}/{city}/*_leftImg8bit.png``, labels ``gtFine/{split}/{city}/*.png``.
 
     ``labelIds`` files (the official download) are mapped to the 19 train ids with the Cityscapes table;
-    ``labelTrainIds`` files (made by cityscapesScripts) are used as they are.
+    ``labelTrainIds`` files (made by cityscapesScripts or ``alignseg data prepare``) are used as they are.
     """
+
+    splits = ("train", "val")  # test labels hold no classes (server-side evaluation)
+    prepared_label_type = "labelTrainIds"
 
     def __init__(
         self,

@@ -27,7 +27,11 @@ class CocoStuff10k(SegmentationDataset):
 
     The 182 COCO-Stuff ids are mapped to 171 train ids (the 11 unused COCO thing ids are refused); class
     order is ascending COCO-Stuff id, the convention of the FaPN, HFGD and mmsegmentation tables.
+    ``alignseg data prepare`` writes ``annotations/<name>_labelTrainIds.png``, read with ``label_type='labelTrainIds'``.
     """
+
+    splits = ("train", "test")
+    prepared_label_type = "labelTrainIds"
 
     def __init__(
         self,
