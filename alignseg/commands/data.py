@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .predict import _positive_int  # the one positive-integer argument type of the commands
+
 DATASET_FLAGS = "--dataset NAME --root DIR, or --config FILE (its data section)"
 
 
@@ -159,12 +161,12 @@ def _pad_width(picture: np.ndarray, width: int) -> np.ndarray:
 
 
 def run_browse(args: argparse.Namespace) -> int:
+    from PIL import Image
+
     from ..data.inspect import pick_samples
     from ..fileio import atomic_write
 
     data, reports = _open(args, every=False)
-    from PIL import Image
-
     for report in reports:
         if report.dataset is None:
             raise ValueError(report.faults[0].detail)
@@ -193,13 +195,6 @@ def run_prepare(args: argparse.Namespace) -> int:
     print(f"train ids written beside the raw labels; read them with data.kwargs.label_type={label_type} "
           f"(e.g. `alignseg train --config C.yaml data.kwargs={{label_type: {label_type}}}`)")
     return 0
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -236,11 +231,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     browse = add("browse", run_browse, "pictures of image | label | overlay with a legend",
                  "Write PNG pictures of image | label | overlay rows with a legend of the classes shown, for "
                  "--num random samples (drawn with --seed) or the --files named (paths, file names or stems).")
-    browse.add_argument("--num", type=_positive, default=4, help="random samples (default 4)")
+    browse.add_argument("--num", type=_positive_int, default=4, help="random samples (default 4)")
     browse.add_argument("--seed", type=int, default=0)
     browse.add_argument("--files", nargs="+", default=None, help="images or labels to show instead")
-    browse.add_argument("--per-picture", type=_positive, default=4, help="rows per picture (default 4)")
-    browse.add_argument("--width", type=_positive, default=480, help="panel width in pixels (default 480)")
+    browse.add_argument("--per-picture", type=_positive_int, default=4, help="rows per picture (default 4)")
+    browse.add_argument("--width", type=_positive_int, default=480, help="panel width in pixels (default 480)")
     browse.add_argument("-o", "--output", default="browse", help="output folder (default browse/)")
     prepare = add("prepare", run_prepare, "write the labels as train-id PNGs once (parallel, resumable)",
                   "Map every raw label to train ids once and write it beside the raw file as "
