@@ -92,7 +92,8 @@ def evaluate(model, title: str, batches, labels, calibration, runtimes, num_clas
                 start = time.perf_counter()
                 logits = runner(torch.from_numpy(batch))
                 times[label].append(1000 * (time.perf_counter() - start))
-                logits = F.interpolate(logits, size=tuple(truth.shape), mode="bilinear", align_corners=False)
+                logits = F.interpolate(logits, size=tuple(truth.shape), mode="bilinear",
+                                       align_corners=model.align_corners)
                 maps[label].append(logits.argmax(1)[0])
     reference = maps[runtimes[0]]
     results = {}

@@ -262,6 +262,6 @@ def test_sliding_multiscale_flip_matches_evaluation(predictor):
     sliding = Predictor(predictor.backend, settings=settings)
     result = sliding.predict(image, return_logits=True)
     expected = multi_scale_inference(predictor.backend, sliding.preprocess(image), flip=True, mode="sliding",
-                                     window=(48, 48))  # fmt: skip
+                                     window=(48, 48), align_corners=predictor.backend.align_corners)  # fmt: skip
     torch.testing.assert_close(result.logits, expected)
     assert sliding.palette == default_palette(11)  # a bare predictor has generated colours

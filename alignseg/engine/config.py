@@ -3,7 +3,8 @@
 A config file holds up to seven sections (``model``, ``data``, ``loss``, ``optim``, ``schedule``, ``train``,
 ``eval``); every key it leaves out takes the default written in the dataclasses below, and nothing is
 inherited from other files. On the command line, ``section.key=value`` overrides a value; the value is
-read as YAML (``train.max_epochs=3``, ``eval.scales=[0.5,1.0,2.0]``, ``model.pretrained=null``).
+read as YAML (``train.max_epochs=3``, ``eval.scales=[0.5,1.0,2.0]``, ``model.pretrained=null``);
+``section.key.name=value`` sets one entry of a mapping (``loss.aux_weights.teacher=1.0``).
 
 Unknown sections or keys and values of the wrong type raise one ``ConfigError`` naming the key and where
 it came from (the file, or the command line).
@@ -89,11 +90,21 @@ class DataConfig:
 
 @dataclass
 class LossConfig:
-    """``alignseg.losses.build_loss(name, **kwargs)`` on the main head, the same criterion on aux heads."""
+    """The criterion (``alignseg.losses.build_criterion``): pixel loss ``name`` with ``kwargs`` on the main
+    logits and on every auxiliary logits, plus loss terms; weights and terms default to the zoo entry's.
+
+    ``aux_weights``: per aux output name or family (``{dsn: 0.4, teacher: 1.0}``; on the command line
+    ``loss.aux_weights.teacher=1.0``), or one number for every deep-supervision head (``dsn_*``), or a
+    list with one per head. ``terms``: extra loss terms ``{name: {arguments}}`` over the entry's (``null``
+    removes one); ``term_weights``: the weight of each part of a term (``car_intra: 1.0``).
+    """
 
     name: Literal["ce", "ohem", "hardest_fraction"] = "ce"
     kwargs: dict[str, Any] = field(default_factory=dict)
-    aux_weights: float | list[float] = 0.4
+    aux_weights: float | list[float] | dict[str, float] | None = None  # None: the zoo entry's (dsn: 0.4)
+    terms: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    term_weights: dict[str, float] = field(default_factory=dict)
+    class_weights: list[float] | None = None  # one weight per class for every pixel loss
 
 
 @dataclass
@@ -274,7 +285,8 @@ def _coerce(value: Any, hint: Any) -> Any:
     if origin is dict:
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
             raise TypeError
-        return dict(value)
+        _, item = typing.get_args(hint)
+        return {k: _coerce(v, item) for k, v in value.items()}
     if hint is type(None):
         if value is None:
             return None
@@ -352,13 +364,15 @@ def config_from_dict(
 
 
 def parse_overrides(overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """``["train.max_epochs=3", "data.root=/x"]`` -> ``{"train.max_epochs": 3, "data.root": "/x"}``."""
+    """``["train.max_epochs=3", "data.root=/x"]`` -> ``{"train.max_epochs": 3, "data.root": "/x"}``; a key
+    may name one entry of a mapping, ``section.key.name``."""
     parsed = {}
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
-        if not sep or key.count(".") != 1 or not all(key.split(".")):
-            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. train.max_epochs=3")
+        if not sep or key.count(".") not in (1, 2) or not all(key.split(".")):
+            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. train.max_epochs=3 "
+                              "(or section.key.name=value for one entry of a mapping)")
         try:
             parsed[key] = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError:
@@ -387,7 +401,7 @@ def load_config(
             raise ConfigError(f"{source}: a config must be a mapping of sections (model, data, ...)")
     parsed = parse_overrides(list(overrides))
     for key, value in parsed.items():
-        section, name = key.split(".")
+        section, name, *entry = key.split(".")
         if section not in _SECTIONS:
             raise ConfigError(f"command-line override: unknown section '{section}' in '{key}'; valid sections: "
                               f"{', '.join(_SECTIONS)}")
@@ -396,7 +410,16 @@ def load_config(
             current = raw[section] = {}
         if not isinstance(current, dict):
             raise ConfigError(f"{source}: section '{section}' must be a mapping")
-        current[name] = value
+        if not entry:
+            current[name] = value
+            continue
+        mapping = current.get(name)
+        if mapping is None:
+            mapping = current[name] = {}
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"command-line override {key}: '{section}.{name}' is {mapping!r} in {source}, not a "
+                              f"mapping; override it whole ({section}.{name}=...)")
+        mapping[entry[0]] = value
     return config_from_dict(raw, source, set(parsed), training=training)
 
 

@@ -18,7 +18,8 @@ __all__ = ["evaluate", "predict_logits"]
 
 
 def predict_logits(model: nn.Module, image: Tensor, config: EvalConfig) -> Tensor:
-    """Logits ``N×K×H×W`` of an eval-mode model for ``image`` with the inference settings of ``config``."""
+    """Logits ``N×K×H×W`` of an eval-mode segmentor for ``image`` with the inference settings of ``config``,
+    resized with the model's ``align_corners``."""
     window = config.window if config.window is None or isinstance(config.window, int) else tuple(config.window)
     return multi_scale_inference(
         model,
@@ -28,6 +29,7 @@ def predict_logits(model: nn.Module, image: Tensor, config: EvalConfig) -> Tenso
         mode=config.mode,
         window=window,
         overlap=config.overlap,
+        align_corners=model.align_corners,
     )
 
 

@@ -3,8 +3,9 @@ matrix, and a ``LightningDataModule`` around the loaders of ``engine.data``."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as L
 import torch
@@ -14,7 +15,7 @@ from torch import Tensor
 
 from ..data import SegmentationDataset
 from ..evaluation import ConfusionMatrix, SegmentationMetrics
-from ..losses import DeepSupervisionLoss, build_loss
+from ..losses import SegmentationCriterion, build_criterion
 from .config import Config, ConfigError
 from .data import (
     ResumableSampler,
@@ -28,7 +29,10 @@ from .data import (
 from .evaluator import predict_logits
 from .optim import build_optimizer, build_scheduler
 
-__all__ = ["SegmentationDataModule", "SegmentationModule"]
+if TYPE_CHECKING:
+    from ..models.segmentor import Segmentor
+
+__all__ = ["SegmentationDataModule", "SegmentationModule", "criterion_for"]
 
 
 class SegmentationDataModule(L.LightningDataModule):
@@ -102,6 +106,19 @@ class SegmentationDataModule(L.LightningDataModule):
         return build_val_loader(self.val_set, self.config.data.workers, num_replicas=world, rank=rank)
 
 
+def criterion_for(config: Config, model: Segmentor, num_classes: int, ignore_index: int = 255) -> SegmentationCriterion:
+    """The criterion of ``config.model``: its zoo entry's loss defaults with ``config.loss`` on top, resizing
+    with the model's ``align_corners``."""
+    from ..models.zoo import get_entry
+
+    try:
+        return build_criterion(get_entry(config.model.name).loss_defaults, num_classes=num_classes,
+                               align_corners=model.align_corners, ignore_index=ignore_index,
+                               **dataclasses.asdict(config.loss))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
 class SegmentationModule(L.LightningModule):
     """Trains ``config.model`` with ``config.loss``; validation fills a confusion matrix summed over ranks.
 
@@ -137,12 +154,7 @@ class SegmentationModule(L.LightningModule):
             aux_heads=config.model.aux_heads,
             decoder_options=config.model.decoder_options or None,
         )
-        try:
-            criterion = build_loss(config.loss.name, ignore_index=ignore_index, **config.loss.kwargs)
-        except TypeError as error:
-            raise ConfigError(f"loss.kwargs {config.loss.kwargs} do not fit loss {config.loss.name!r}: "
-                              f"{error}") from None
-        self.criterion = DeepSupervisionLoss(criterion, config.loss.aux_weights)
+        self.criterion = criterion_for(config, self.model, num_classes, ignore_index)
         self.confusion = ConfusionMatrix(num_classes, ignore_index)
         self.metrics: SegmentationMetrics | None = None
         self.history: list[dict[str, float]] = []
@@ -154,7 +166,7 @@ class SegmentationModule(L.LightningModule):
         loss, parts = self.criterion(self.model(images), labels)
         size = images.shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        if len(parts) > 1:
+        if len(parts) > 1:  # main, dsn_0, ..., teacher, car_intra, ...
             self.log_dict({f"train/loss_{name}": value for name, value in parts.items()}, batch_size=size)
         self.log("train/lr", self.lr_schedulers().get_last_lr()[0], batch_size=size)
         return loss

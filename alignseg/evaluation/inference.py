@@ -3,7 +3,8 @@ multi-scale + horizontal flip, all averaging LOGITS (no softmax) and returning l
 
 ``model`` maps images ``N×3×H×W`` to logits ``N×K×H×W`` (an alignseg segmentor in eval mode; put it in
 eval mode first). Outputs of another size are resized to the input size. Every resize is bilinear with
-``align_corners=True``; nothing here tracks gradients.
+the model's convention ``align_corners`` (``model.align_corners`` of a segmentor), which every function
+here requires; nothing here tracks gradients.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _check_image(image: Tensor) -> None:
         raise ValueError(f"expected an image batch N×C×H×W, got {shape}")
 
 
-def _forward(model: Model, image: Tensor) -> Tensor:
+def _forward(model: Model, image: Tensor, align_corners: bool) -> Tensor:
     """Run the model and return its logits at the image size."""
     logits = model(image)
     if not isinstance(logits, Tensor):
@@ -48,14 +49,14 @@ def _forward(model: Model, image: Tensor) -> Tensor:
         raise ValueError(
             f"the model returned {tuple(logits.shape)} for input {tuple(image.shape)}; expected N×K×H×W"
         )
-    return resize_like(logits, (image.shape[-2], image.shape[-1]))
+    return resize_like(logits, (image.shape[-2], image.shape[-1]), align_corners=align_corners)
 
 
 @torch.no_grad()
-def whole_inference(model: Model, image: Tensor) -> Tensor:
+def whole_inference(model: Model, image: Tensor, *, align_corners: bool) -> Tensor:
     """Logits of the whole image in one forward pass."""
     _check_image(image)
-    return _forward(model, image)
+    return _forward(model, image, align_corners)
 
 
 def tile_starts(size: int, window: int, stride: int) -> list[int]:
@@ -72,6 +73,8 @@ def sliding_window_inference(
     window: int | Sequence[int],
     stride: int | Sequence[int] | None = None,
     overlap: float = 1 / 3,
+    *,
+    align_corners: bool,
 ) -> Tensor:
     """Logits from overlapping ``window`` tiles, summed into a full map and divided by the per-pixel count.
 
@@ -98,7 +101,7 @@ def sliding_window_inference(
     count = torch.zeros(full_h, full_w, device=image.device)
     for top in tile_starts(full_h, win_h, stride_h):
         for left in tile_starts(full_w, win_w, stride_w):
-            tile = _forward(model, padded[..., top : top + win_h, left : left + win_w])
+            tile = _forward(model, padded[..., top : top + win_h, left : left + win_w], align_corners)
             if logits_sum is None:
                 logits_sum = tile.new_zeros(image.shape[0], tile.shape[1], full_h, full_w)
             logits_sum[..., top : top + win_h, left : left + win_w] += tile
@@ -118,6 +121,8 @@ def multi_scale_inference(
     stride: int | Sequence[int] | None = None,
     overlap: float = 1 / 3,
     scale_window: bool = True,
+    *,
+    align_corners: bool,
 ) -> Tensor:
     """Mean of the logits over ``scales`` × (no flip, horizontal flip if ``flip``), at the input size.
 
@@ -137,16 +142,18 @@ def multi_scale_inference(
     height, width = image.shape[-2:]
 
     def one_pass(scale: float, flipped: bool) -> Tensor:
-        view = resize_like(image, (max(1, int(height * scale)), max(1, int(width * scale))))
+        view = resize_like(image, (max(1, int(height * scale)), max(1, int(width * scale))),
+                           align_corners=align_corners)
         view = view.flip(-1) if flipped else view
         if mode == "whole":
-            logits = whole_inference(model, view)
+            logits = whole_inference(model, view, align_corners=align_corners)
         else:
             tile_h, tile_w = _pair(window, "window")
             if scale_window and scale >= 1:
                 tile_h, tile_w = int(tile_h * scale), int(tile_w * scale)
-            logits = sliding_window_inference(model, view, (tile_h, tile_w), stride=stride, overlap=overlap)
-        return resize_like(logits.flip(-1) if flipped else logits, (height, width))
+            logits = sliding_window_inference(model, view, (tile_h, tile_w), stride=stride, overlap=overlap,
+                                              align_corners=align_corners)
+        return resize_like(logits.flip(-1) if flipped else logits, (height, width), align_corners=align_corners)
 
     passes = [(scale, flipped) for scale in scales for flipped in ((False, True) if flip else (False,))]
     return sum(one_pass(scale, flipped) for scale, flipped in passes) / len(passes)

@@ -6,20 +6,29 @@ import torch
 from torch import Tensor, nn
 
 from .backbones.base import Backbone
+from .decoders.base import Decoder
 from .ops.resize import is_exporting, resize_like
+
+TrainingOutput = dict[str, Tensor | dict[str, Tensor]]
 
 
 class Segmentor(nn.Module):
     """A segmentation network: ``forward(x)`` gives logits at the input size in eval mode.
 
-    In training mode it returns ``{"out": main logits at the decoder's stride, "aux": [aux logits]}``;
-    the loss resizes each to the label size (released SFNet behaviour). Deep-supervision heads read the
-    decoder's ``aux_features`` and run in training only: they never appear in eval outputs or exports.
-    ``align_corners`` is the convention of the final bilinear resize to the input size: True as in the
-    released SFNet code, False as in detectron2 (FaPN).
+    In training mode it returns the named outputs a criterion reads (``alignseg.losses.criterion``)::
+
+        {"out": main logits at the decoder's stride,
+         "aux": {name: logits},          # "dsn_0", "dsn_1", ... (coarse → fine) + the decoder's aux_logits
+         "loss_inputs": {name: tensor}}  # the decoder's loss_inputs (e.g. CAE features)
+
+    The criterion resizes logits to the label size (released SFNet behaviour); the model never sees
+    labels. Deep-supervision heads read the decoder's ``aux_features`` and run in training only: they
+    never appear in eval outputs or exports. ``align_corners`` is the model's bilinear resize convention,
+    used for its final resize to the input size and by every consumer of its logits (loss, validation,
+    multi-scale inference, export): True as in the released SFNet code, False as in detectron2 (FaPN).
     """
 
-    def __init__(self, backbone: Backbone, decoder: nn.Module, aux_heads: list[nn.Module] | None = None, *,
+    def __init__(self, backbone: Backbone, decoder: Decoder, aux_heads: list[nn.Module] | None = None, *,
                  align_corners: bool = True) -> None:
         super().__init__()
         self.backbone = backbone
@@ -45,15 +54,18 @@ class Segmentor(nn.Module):
             raise ValueError(f"input {x.shape[-2]}×{x.shape[-1]} is smaller than the network's output "
                              f"stride {stride}: both sides must be at least {stride} pixels")
 
-    def forward(self, x: Tensor) -> Tensor | dict[str, Tensor | list[Tensor]]:
+    def forward(self, x: Tensor) -> Tensor | TrainingOutput:
         if not (is_exporting() or torch.compiler.is_compiling()):
             self.check_input(x)
         output = self.decoder(self.backbone(x))
         if self.training:
             # a model built without deep-supervision heads ignores the decoder's aux features
-            aux = [head(f) for head, f in zip(self.aux_heads, output.aux_features, strict=True)] if self.aux_heads \
-                else []
-            return {"out": output.logits, "aux": aux}
+            heads = zip(self.aux_heads, output.aux_features, strict=True) if self.aux_heads else ()
+            aux = {f"dsn_{i}": head(f) for i, (head, f) in enumerate(heads)}
+            clash = sorted(aux.keys() & output.aux_logits.keys())
+            if clash:
+                raise ValueError(f"the decoder's aux_logits reuse the deep-supervision names {clash}")
+            return {"out": output.logits, "aux": {**aux, **output.aux_logits}, "loss_inputs": dict(output.loss_inputs)}
         return resize_like(output.logits, x.shape[-2:], align_corners=self.align_corners)
 
     @torch.no_grad()

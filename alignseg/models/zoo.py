@@ -78,6 +78,22 @@ class ReconstructedFigures:
 
 
 @dataclass(frozen=True)
+class LossDefaults:
+    """The training loss a model is designed for, read by ``alignseg.losses.build_criterion``; a config's
+    ``loss.*`` keys override it.
+
+    ``aux_weights``: weight of each named auxiliary output, keyed by output name (``"teacher"``) or by
+    family, the name before ``_<index>`` (``"dsn"`` covers ``dsn_0``, ``dsn_1``, ...). ``terms``: extra loss
+    terms by their ``LOSS_TERMS`` name with keyword arguments. ``term_weights``: weight of each part a
+    term returns (e.g. ``car_intra``).
+    """
+
+    aux_weights: Mapping[str, float] = field(default_factory=lambda: {"dsn": 0.4})  # released SFNet recipe
+    terms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    term_weights: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ZooEntry:
     """How to build a named model and the figures it is held against."""
 
@@ -92,7 +108,10 @@ class ZooEntry:
     paper: tuple[PaperFigure, ...] = ()
     notes: str = ""
     reconstructed: ReconstructedFigures | None = None
-    output_align_corners: bool = True  # the final resize to the input size (False: detectron2 convention)
+    output_align_corners: bool = True  # the model's resize convention (False: detectron2's), used by loss and inference
+    loss_defaults: LossDefaults = field(default_factory=LossDefaults)
+    # fnmatch patterns of parameter names no training loss reaches by design (a documented stop-gradient)
+    unreached_parameters: tuple[str, ...] = ()
 
 
 # Backbones as the released SFNet code builds them: deep 128-channel stem and "variant D" dilation.

@@ -1,6 +1,7 @@
 """Inference backends: small objects that map a normalised image batch ``N×3×H×W`` to logits ``N×K×H×W``.
 
-A backend is anything with ``__call__(batch) -> logits`` plus ``name`` and ``num_classes`` attributes;
+A backend is anything with ``__call__(batch) -> logits`` plus ``name``, ``num_classes`` and ``align_corners``
+(the model's resize convention, used by multi-scale and sliding-window inference) attributes;
 one that can also show the decoder's semantic flows has ``forward_with_flows(batch) -> (logits, flows)``.
 Besides PyTorch, the exported-model runners of ``alignseg.deploy`` (ONNX Runtime, OpenVINO) plug in here.
 """
@@ -34,6 +35,7 @@ class Backend(Protocol):
 
     name: str
     num_classes: int
+    align_corners: bool
 
     def __call__(self, batch: Tensor) -> Tensor: ...
 
@@ -59,6 +61,7 @@ class TorchBackend:
         self.device = resolve_device(device)
         self.model = model.eval().to(self.device)
         self.num_classes = num_classes
+        self.align_corners = bool(model.align_corners)
 
     @torch.no_grad()
     def __call__(self, batch: Tensor) -> Tensor:
@@ -77,10 +80,11 @@ class TorchBackend:
 class RunnerBackend:
     """An ``alignseg.deploy`` runner (the model exported to ONNX Runtime or OpenVINO) as a predictor backend."""
 
-    def __init__(self, runner, num_classes: int) -> None:
+    def __init__(self, runner, num_classes: int, align_corners: bool) -> None:
         self.runner = runner
         self.name = runner.name
         self.num_classes = num_classes
+        self.align_corners = align_corners
 
     def __call__(self, batch: Tensor) -> Tensor:
         return self.runner(batch)
@@ -111,4 +115,4 @@ def create_backend(
 
     runner = build_runner(name, model.eval(), precision=precision, export={"size": _EXPORT_SIZE},
                           calibration=calibration_for(precision, calibration, _EXPORT_SIZE))
-    return RunnerBackend(runner, num_classes)
+    return RunnerBackend(runner, num_classes, bool(model.align_corners))

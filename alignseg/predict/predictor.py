@@ -262,6 +262,7 @@ class Predictor:
                 mode=settings.mode,
                 window=settings.window,
                 stride=settings.stride,
+                align_corners=self.backend.align_corners,
             )
         label = logits.argmax(dim=1)[0].to(torch.uint8).cpu().numpy()
         return Prediction(label=label, logits=logits.cpu() if return_logits else None, flows=flows)

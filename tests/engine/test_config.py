@@ -126,3 +126,15 @@ def test_train_command_takes_overrides_after_a_bare_resume(tmp_path, monkeypatch
     assert main(["train", "--config", str(path), "--resume", "train.max_epochs=9", "optim.lr=0.5"]) == 2
     assert seen["resume"] == "auto"
     assert seen["config"].train.max_epochs == 9 and seen["config"].optim.lr == 0.5
+
+
+def test_an_override_can_set_one_entry_of_a_mapping(tmp_path):
+    path = write(tmp_path, "train: {max_epochs: 3}\nloss: {aux_weights: {dsn: 0.4}}\n")
+    config = load_config(path, ["loss.aux_weights.teacher=1", "loss.term_weights.car_intra=0.5"])
+    assert config.loss.aux_weights == {"dsn": 0.4, "teacher": 1.0}
+    assert config.loss.term_weights == {"car_intra": 0.5}
+    assert load_config(None, ["train.max_epochs=1", "loss.aux_weights=0.4"]).loss.aux_weights == 0.4
+    with pytest.raises(ConfigError, match=r"'loss\.aux_weights' is 0\.4 in .*c\.yaml, not a mapping"):
+        load_config(write(tmp_path, "train: {max_epochs: 3}\nloss: {aux_weights: 0.4}\n"), ["loss.aux_weights.x=1"])
+    with pytest.raises(ConfigError, match=r"'loss\.term_weights' must be mapping"):
+        load_config(None, ["train.max_epochs=1", "loss.term_weights.car_intra=high"])

@@ -53,6 +53,32 @@ def tiny(tmp_path):
     return make
 
 
+def test_the_criterion_resizes_with_the_model_convention_and_reads_the_zoo_defaults(tiny):
+    """FaPN models predict with detectron2's align_corners=False: their loss must resize the same way
+    (the old loss hard-coded True), and the SFNet-DF recipe's deep-supervision weights come from the entry."""
+    import torch.nn.functional as F
+
+    from alignseg.engine.module import SegmentationModule
+
+    def module(*overrides: str) -> SegmentationModule:
+        config = tiny(*overrides, "train.max_steps=1")
+        return SegmentationModule(config, class_names=["a", "b", "c"], palette=[[0] * 3] * 3)
+
+    fapn = module("model.name=fapn_r18")
+    assert fapn.model.align_corners is False and fapn.criterion.pixel_loss.align_corners is False
+    logits, labels = torch.randn(1, 3, 8, 8), torch.randint(0, 3, (1, 64, 64))
+    loss, _ = fapn.criterion({"out": logits, "aux": {}, "loss_inputs": {}}, labels)
+    up = F.interpolate(logits, size=(64, 64), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(loss, F.cross_entropy(up, labels))
+
+    df1 = module("model.name=sfnet_df1")
+    assert df1.criterion.pixel_loss.align_corners is True and df1.criterion.aux_weights == {"dsn": 0.4}
+    outputs = df1.model.train()(torch.randn(2, 3, 64, 64))
+    assert set(df1.criterion(outputs, torch.randint(0, 3, (2, 64, 64)))[1]) == {"main", "dsn_0", "dsn_1"}
+    with pytest.raises(ConfigError, match=r"unknown loss term 'nope'"):
+        module("loss.terms={nope: {}}")
+
+
 class Kill(L.Callback):
     """Simulates a killed process: raises before optimiser step ``at`` runs (its checkpoint is written)."""
 

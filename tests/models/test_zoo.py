@@ -89,8 +89,9 @@ def test_training_output_has_main_and_aux_logits_and_gradients_reach_flow_convs(
     model = alignseg.create_model("sfnet_r18", num_classes=4, aux_heads=True).train()
     out = model(torch.randn(2, 3, 64, 64))
     assert out["out"].shape == (2, 4, 16, 16)  # stride 4, resized by the loss
-    assert [a.shape[-1] for a in out["aux"]] == [4, 8, 16]  # coarse -> fine, as released
-    loss = out["out"].sum() + sum(a.sum() for a in out["aux"])
+    assert {name: a.shape[-1] for name, a in out["aux"].items()} == {"dsn_0": 4, "dsn_1": 8, "dsn_2": 16}
+    assert out["loss_inputs"] == {}
+    loss = out["out"].sum() + sum(a.sum() for a in out["aux"].values())
     loss.backward()
     for i, fam in model.decoder.aligners.items():
         assert fam.flow_conv.weight.grad is not None and fam.flow_conv.weight.grad.abs().sum() > 0, i
@@ -121,7 +122,7 @@ def test_image_smaller_than_stride_is_a_clear_error():
         model(torch.randn(1, 3, 31, 64))
 
 
-def test_training_without_aux_heads_returns_an_empty_aux_list():
+def test_training_without_aux_heads_returns_empty_aux_and_loss_inputs():
     model = alignseg.create_model("sfnet_stdc1", num_classes=3).train()
     out = model(torch.randn(2, 3, 64, 64))
-    assert out["aux"] == [] and out["out"].shape == (2, 3, 16, 16)
+    assert out["aux"] == {} and out["loss_inputs"] == {} and out["out"].shape == (2, 3, 16, 16)

@@ -2,12 +2,12 @@
 
 from .aligned_fpn import AlignedFPNDecoder
 from .aux_head import AuxHead
-from .base import DecoderOutput
+from .base import Decoder, DecoderFeatures, DecoderOutput
 from .fapn import FaPNDecoder, FaPNNeck, FaPNRealtimeDecoder, SemanticFPNHead
 from .fcn import FCNDecoder
 from .lite import LiteAlignedDecoder
 
 __all__ = [
-    "AlignedFPNDecoder", "AuxHead", "DecoderOutput", "FCNDecoder", "FaPNDecoder", "FaPNNeck", "FaPNRealtimeDecoder",
-    "LiteAlignedDecoder", "SemanticFPNHead",
+    "AlignedFPNDecoder", "AuxHead", "Decoder", "DecoderFeatures", "DecoderOutput", "FCNDecoder", "FaPNDecoder",
+    "FaPNNeck", "FaPNRealtimeDecoder", "LiteAlignedDecoder", "SemanticFPNHead",
 ]

@@ -11,10 +11,10 @@ from ..ops.conv import ConvBNAct
 from ..ops.fam import FlowAlignmentModule
 from ..ops.ppm import PyramidPoolingModule
 from ..ops.resize import resize_like
-from .base import DecoderOutput
+from .base import Decoder, DecoderFeatures
 
 
-class AlignedFPNDecoder(nn.Module):
+class AlignedFPNDecoder(Decoder):
     """PPM on the coarsest map, then a top-down path where each coarser map is aligned to the next lateral.
 
     Released wiring (spec sfnet.md 3.2): ``f = PPM(F_last)``; for each finer level i (coarse → fine)
@@ -47,9 +47,10 @@ class AlignedFPNDecoder(nn.Module):
         self.aligners = nn.ModuleDict({str(i): FlowAlignmentModule(channels) for i in sorted(aligned)})
         self.outputs = nn.ModuleList(ConvBNAct(channels, channels, 3) for _ in range(num_laterals))
         self.fuse = ConvBNAct(len(in_channels) * channels, channels, 3)
+        self.feature_channels = channels
         self.classifier = nn.Conv2d(channels, num_classes, 1)
 
-    def forward(self, features: Sequence[Tensor]) -> DecoderOutput:
+    def forward_features(self, features: Sequence[Tensor]) -> DecoderFeatures:
         top = self.ppm(features[-1])
         f = top
         pyramid: list[Tensor] = []
@@ -68,4 +69,4 @@ class AlignedFPNDecoder(nn.Module):
         pyramid.append(top)
         size = pyramid[0].shape[-2:]
         fused = self.fuse(torch.cat([resize_like(p, size) for p in pyramid], dim=1))
-        return DecoderOutput(self.classifier(fused), sums, flows)
+        return DecoderFeatures(fused, sums, flows)

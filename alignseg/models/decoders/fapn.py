@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ..ops.conv import ConvBNAct
 from ..ops.fapn import Conv2dNorm, DeformableFeatureAlignment, FeatureSelectionModule, NeckNorm, c2_xavier_fill
 from ..ops.resize import is_exporting
-from .base import DecoderOutput
+from .base import Decoder, DecoderFeatures
 
 __all__ = ["FaPNDecoder", "FaPNNeck", "FaPNRealtimeDecoder", "SemanticFPNHead"]
 
@@ -122,7 +122,8 @@ class SemanticFPNHead(nn.Module):
 
     Each level at stride s gets max(1, log2(s / common_stride)) blocks of 3×3 conv-GN-ReLU, each followed
     by a ×2 bilinear upsample (align_corners=False) unless s is the common stride; the levels are summed
-    and a 1×1 predictor gives logits at the common stride (the ×4 resize is the segmentor's).
+    and a 1×1 predictor gives logits at the common stride (the ×4 resize is the segmentor's);
+    ``forward_features`` returns the sum the predictor reads.
     Upsampling goes to the size of the next finer pyramid map, which is exactly ×2 for inputs divisible
     by 32 (detectron2 pads to that) and keeps odd input sizes working.
     ``scale_heads["p4"][k]`` is the released ``p4.{2k}`` (its ``.norm`` the GroupNorm).
@@ -152,7 +153,7 @@ class SemanticFPNHead(nn.Module):
         self.predictor = nn.Conv2d(channels, num_classes, 1)
         _c2_msra_fill(self.predictor)
 
-    def forward(self, features: Sequence[Tensor]) -> Tensor:
+    def forward_features(self, features: Sequence[Tensor]) -> Tensor:
         sizes = {s: f.shape[-2:] for s, f in zip(self.strides, features, strict=True)}
         out = None
         for feature, stride, blocks in zip(features, self.strides, self.scale_heads.values(), strict=True):
@@ -164,14 +165,18 @@ class SemanticFPNHead(nn.Module):
                     size = sizes.get(stride, (2 * x.shape[-2], 2 * x.shape[-1]))
                     x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
             out = x if out is None else out + x
-        return self.predictor(out)
+        return out
+
+    def forward(self, features: Sequence[Tensor]) -> Tensor:
+        return self.predictor(self.forward_features(features))
 
 
-class FaPNDecoder(nn.Module):
+class FaPNDecoder(Decoder):
     """The FaPN semantic model of the paper's Table 1/4: :class:`FaPNNeck` + :class:`SemanticFPNHead`.
 
     Logits at stride 4. The released model adds PointRend's point head on top (spec 1.4), which is not
-    built here: its coarse prediction is this head's output.
+    built here: its coarse prediction is this head's output. The classifier is the head's ``predictor``
+    (released key names), read through the ``classifier`` property.
     """
 
     def __init__(
@@ -196,9 +201,14 @@ class FaPNDecoder(nn.Module):
                              offset_input_scale=offset_input_scale, p5_output_conv=p5_output_conv, norm=norm)
         self.head = SemanticFPNHead([channels] * len(in_channels), num_classes, channels=head_channels,
                                     strides=strides)
+        self.feature_channels = head_channels
 
-    def forward(self, features: Sequence[Tensor]) -> DecoderOutput:
-        return DecoderOutput(self.head(self.neck(features)), [], [])
+    @property
+    def classifier(self) -> nn.Conv2d:
+        return self.head.predictor
+
+    def forward_features(self, features: Sequence[Tensor]) -> DecoderFeatures:
+        return DecoderFeatures(self.head.forward_features(self.neck(features)), [], [])
 
 
 class _RealtimeStep(nn.Module):
@@ -240,7 +250,7 @@ class _RealtimeStep(nn.Module):
         return self.fuse(torch.cat([aligned, selected], dim=1))
 
 
-class FaPNRealtimeDecoder(nn.Module):
+class FaPNRealtimeDecoder(Decoder):
     """The real-time FaPN of the paper's Appendix B on C3, C4, C5 (spec 1.6), with Table I's ladder.
 
     P5 = FSM(C5) → ``channels`` (the top is an FSM here, unlike the released neck); for i = 5, 4:
@@ -291,12 +301,13 @@ class FaPNRealtimeDecoder(nn.Module):
         )
         self.head = ConvBNAct(channels, head_channels, 3)
         self.classifier = nn.Conv2d(head_channels, num_classes, 1)
+        self.feature_channels = head_channels
         _c2_msra_fill(self.head.conv)
         _c2_msra_fill(self.classifier)
 
-    def forward(self, features: Sequence[Tensor]) -> DecoderOutput:
+    def forward_features(self, features: Sequence[Tensor]) -> DecoderFeatures:
         used = features[-self.num_levels:]
         p = self.top(used[-1])
         for step, lateral in zip(self.steps, reversed(used[:-1]), strict=True):
             p = step(lateral, p)
-        return DecoderOutput(self.classifier(self.head(p)), [], [])
+        return DecoderFeatures(self.head(p), [], [])

@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from ..ops.conv import ConvBNAct
-from .base import DecoderOutput
+from .base import Decoder, DecoderFeatures
 
 
-class FCNDecoder(nn.Module):
-    """Predict from the last (stride-32) feature map alone: the no-decoder baseline of the ablations."""
+class FCNDecoder(Decoder):
+    """Predict from the last (stride-32) feature map alone: the no-decoder baseline of the ablations.
+
+    The features are the 3×3 conv's output; ``classify`` applies the dropout, then the classifier.
+    """
 
     def __init__(self, in_channels: Sequence[int], num_classes: int, *, channels: int = 128,
                  dropout: float = 0.1) -> None:
@@ -19,6 +22,10 @@ class FCNDecoder(nn.Module):
         self.head = ConvBNAct(in_channels[-1], channels, 3)
         self.dropout = nn.Dropout2d(dropout)
         self.classifier = nn.Conv2d(channels, num_classes, 1)
+        self.feature_channels = channels
 
-    def forward(self, features: Sequence[Tensor]) -> DecoderOutput:
-        return DecoderOutput(self.classifier(self.dropout(self.head(features[-1]))), [], [])
+    def forward_features(self, features: Sequence[Tensor]) -> DecoderFeatures:
+        return DecoderFeatures(self.head(features[-1]), [], [])
+
+    def classify(self, x: Tensor) -> Tensor:
+        return self.classifier(self.dropout(x))

@@ -11,10 +11,10 @@ from ..ops.conv import ConvBNAct
 from ..ops.gdfam import GatedDualFlowAlignmentModule, GateKind
 from ..ops.ppm import PyramidPoolingModule
 from ..ops.resize import resize_like
-from .base import DecoderOutput
+from .base import Decoder, DecoderFeatures
 
 
-class LiteAlignedDecoder(nn.Module):
+class LiteAlignedDecoder(Decoder):
     """Fuse the finest lateral with the PPM context through one GD-FAM, then add a stride-16 lateral.
 
     Released wiring (spec sfnet.md 3.4): ``p2 = lateral_low(F_first)``, ``p4 = lateral_mid(F[-2])``
@@ -40,12 +40,12 @@ class LiteAlignedDecoder(nn.Module):
         self.lateral_mid = ConvBNAct(in_channels[-2], channels, 1, bias=True)
         self.align = GatedDualFlowAlignmentModule(channels, gate=gate)
         self.fuse = ConvBNAct(2 * channels, channels, 3)
+        self.feature_channels = channels
         self.classifier = nn.Conv2d(channels, num_classes, 1)
 
-    def forward(self, features: Sequence[Tensor]) -> DecoderOutput:
+    def forward_features(self, features: Sequence[Tensor]) -> DecoderFeatures:
         top = self.ppm(features[-1])
         low = self.lateral_low(features[0])
         mid = self.lateral_mid(features[-2])
         fused, flow, _ = self.align(low, top)
-        logits = self.classifier(self.fuse(torch.cat([fused, resize_like(mid, fused.shape[-2:])], dim=1)))
-        return DecoderOutput(logits, [], [flow])
+        return DecoderFeatures(self.fuse(torch.cat([fused, resize_like(mid, fused.shape[-2:])], dim=1)), [], [flow])

@@ -1,26 +1,26 @@
-"""Pixel-wise segmentation losses: cross-entropy, OHEM as released with SFNet, the SFNet paper's
-"hardest 10% of pixels" variant, and deep supervision over auxiliary heads.
+"""Pixel-wise segmentation losses: cross-entropy, OHEM as released with SFNet and the SFNet paper's
+"hardest 10% of pixels" variant.
 
 Every criterion takes logits ``N×C×h×w`` and labels ``N×H×W`` (int64, ``ignore_index`` = ignore) and
-resizes the logits to the label size first when they differ (bilinear, ``align_corners=True``, as every
-resize of the released SFNet code). A batch without a single valid pixel gives a loss of zero (not NaN)
-that is still connected to the graph.
+resizes the logits to the label size first when they differ, bilinearly with the model's convention
+``align_corners`` (``alignseg.losses.build_criterion`` passes ``model.align_corners``; True, every resize
+of the released SFNet code, is the default of the classes used on their own). A batch without a single
+valid pixel gives a loss of zero (not NaN) that is still connected to the graph.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .models.ops.resize import resize_like
+from ..models.ops.resize import resize_like
 
 __all__ = [
     "LOSSES",
     "CrossEntropy",
-    "DeepSupervisionLoss",
     "HardestFractionCrossEntropy",
     "OhemCrossEntropy",
     "build_loss",
@@ -28,14 +28,14 @@ __all__ = [
 ]
 
 
-def resize_to_label(logits: Tensor, labels: Tensor) -> Tensor:
+def resize_to_label(logits: Tensor, labels: Tensor, *, align_corners: bool) -> Tensor:
     """Check that logits ``N×C×h×w`` and labels ``N×H×W`` match, and resize the logits to ``H×W``."""
     if logits.dim() != 4 or labels.dim() != 3 or logits.shape[0] != labels.shape[0]:
         raise ValueError(
             f"expected logits N×C×H×W and labels N×H×W with the same N, got logits {tuple(logits.shape)} "
             f"and labels {tuple(labels.shape)}"
         )
-    return resize_like(logits, labels.shape[-2:])
+    return resize_like(logits, labels.shape[-2:], align_corners=align_corners)
 
 
 def _safe_mean(total: Tensor, weight: Tensor) -> Tensor:
@@ -48,14 +48,16 @@ class CrossEntropy(nn.Module):
 
     weight: Tensor | None
 
-    def __init__(self, ignore_index: int = 255, weight: Tensor | Sequence[float] | None = None) -> None:
+    def __init__(self, ignore_index: int = 255, weight: Tensor | Sequence[float] | None = None, *,
+                 align_corners: bool = True) -> None:
         super().__init__()
         self.ignore_index = ignore_index
+        self.align_corners = align_corners
         class_weight = None if weight is None else torch.as_tensor(weight, dtype=torch.float32)
         self.register_buffer("weight", class_weight, persistent=False)
 
     def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
-        logits = resize_to_label(logits, labels)
+        logits = resize_to_label(logits, labels, align_corners=self.align_corners)
         weight = None if self.weight is None else self.weight.to(logits.dtype)
         pixel_losses = F.cross_entropy(
             logits, labels, weight=weight, ignore_index=self.ignore_index, reduction="none"
@@ -68,7 +70,8 @@ class CrossEntropy(nn.Module):
         return _safe_mean(pixel_losses.sum(), pixel_weights.sum())
 
     def extra_repr(self) -> str:
-        return f"ignore_index={self.ignore_index}, weighted={self.weight is not None}"
+        weighted = self.weight is not None
+        return f"ignore_index={self.ignore_index}, weighted={weighted}, align_corners={self.align_corners}"
 
 
 class OhemCrossEntropy(nn.Module):
@@ -84,8 +87,10 @@ class OhemCrossEntropy(nn.Module):
     ``p <= thresh``. The selection is not differentiated; dropped pixels get zero gradient.
     """
 
-    def __init__(self, thresh: float = 0.7, min_kept: int = 100_000, ignore_index: int = 255) -> None:
+    def __init__(self, thresh: float = 0.7, min_kept: int = 100_000, ignore_index: int = 255, *,
+                 align_corners: bool = True) -> None:
         super().__init__()
+        self.align_corners = align_corners
         if min_kept < 0:
             raise ValueError(f"min_kept must be >= 0, got {min_kept}")
         self.thresh = float(thresh)
@@ -93,7 +98,7 @@ class OhemCrossEntropy(nn.Module):
         self.ignore_index = ignore_index
 
     def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
-        logits = resize_to_label(logits, labels)
+        logits = resize_to_label(logits, labels, align_corners=self.align_corners)
         pixel_losses = F.cross_entropy(logits, labels, ignore_index=self.ignore_index, reduction="none")
         kept = labels != self.ignore_index
         num_valid = int(kept.sum())
@@ -110,22 +115,24 @@ class OhemCrossEntropy(nn.Module):
         return _safe_mean(pixel_losses.where(kept, 0.0).sum(), kept.sum().to(pixel_losses.dtype))
 
     def extra_repr(self) -> str:
-        return f"thresh={self.thresh}, min_kept={self.min_kept}, ignore_index={self.ignore_index}"
+        return (f"thresh={self.thresh}, min_kept={self.min_kept}, ignore_index={self.ignore_index}, "
+                f"align_corners={self.align_corners}")
 
 
 class HardestFractionCrossEntropy(nn.Module):
     """The SFNet paper's OHEM: cross-entropy averaged over the ``fraction`` of valid pixels with the
     largest loss, ``k = max(1, round(fraction · valid pixels))`` of them, chosen per call."""
 
-    def __init__(self, fraction: float = 0.1, ignore_index: int = 255) -> None:
+    def __init__(self, fraction: float = 0.1, ignore_index: int = 255, *, align_corners: bool = True) -> None:
         super().__init__()
+        self.align_corners = align_corners
         if not 0.0 < fraction <= 1.0:
             raise ValueError(f"fraction must be in (0, 1], got {fraction}")
         self.fraction = float(fraction)
         self.ignore_index = ignore_index
 
     def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
-        logits = resize_to_label(logits, labels)
+        logits = resize_to_label(logits, labels, align_corners=self.align_corners)
         pixel_losses = F.cross_entropy(logits, labels, ignore_index=self.ignore_index, reduction="none")
         valid_losses = pixel_losses[labels != self.ignore_index]
         if valid_losses.numel() == 0:
@@ -134,49 +141,7 @@ class HardestFractionCrossEntropy(nn.Module):
         return valid_losses.topk(k, sorted=False).values.mean()
 
     def extra_repr(self) -> str:
-        return f"fraction={self.fraction}, ignore_index={self.ignore_index}"
-
-
-class DeepSupervisionLoss(nn.Module):
-    """``main(out) + Σ_i w_i · main(aux_i)`` over a segmentor's training outputs (spec 3.7: one criterion
-    for every head, each head resized to the label size by the criterion).
-
-    ``outputs`` is the training dict ``{"out": logits, "aux": [logits, ...]}`` (``aux`` may be empty or
-    missing) or a plain logits tensor. ``aux_weights`` is one weight for every aux head or one per head.
-    Returns the total and, for logging, the detached unweighted parts ``{"main", "aux_0", ...}``.
-    """
-
-    def __init__(self, main: nn.Module, aux_weights: Sequence[float] | float = 1.0) -> None:
-        super().__init__()
-        self.main = main
-        self.aux_weights = float(aux_weights) if isinstance(aux_weights, int | float) else tuple(aux_weights)
-
-    def forward(
-        self, outputs: Mapping[str, Tensor | Sequence[Tensor]] | Tensor, labels: Tensor
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        if isinstance(outputs, Tensor):
-            out, aux = outputs, []
-        else:
-            out, aux = outputs["out"], list(outputs.get("aux", []))
-        if isinstance(self.aux_weights, float):
-            weights = [self.aux_weights] * len(aux)
-        elif len(self.aux_weights) == len(aux):
-            weights = list(self.aux_weights)
-        else:
-            raise ValueError(
-                f"the model returned {len(aux)} aux outputs but aux_weights has {len(self.aux_weights)} "
-                f"entries {self.aux_weights}"
-            )
-        total = self.main(out, labels)
-        parts = {"main": total.detach()}
-        for i, (weight, logits) in enumerate(zip(weights, aux, strict=True)):
-            aux_loss = self.main(logits, labels)
-            total = total + weight * aux_loss
-            parts[f"aux_{i}"] = aux_loss.detach()
-        return total, parts
-
-    def extra_repr(self) -> str:
-        return f"aux_weights={self.aux_weights}"
+        return f"fraction={self.fraction}, ignore_index={self.ignore_index}, align_corners={self.align_corners}"
 
 
 LOSSES: dict[str, type[nn.Module]] = {

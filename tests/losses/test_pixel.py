@@ -1,4 +1,4 @@
-"""Losses against hand-computed values: CE, OHEM as released, hardest fraction, deep supervision."""
+"""Pixel losses against hand-computed values: CE, OHEM as released, hardest fraction."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from alignseg.losses import (
     LOSSES,
     CrossEntropy,
-    DeepSupervisionLoss,
     HardestFractionCrossEntropy,
     OhemCrossEntropy,
     build_loss,
@@ -174,61 +173,6 @@ def test_hardest_fraction_is_the_mean_of_the_largest_losses():
 def test_hardest_fraction_rejects_bad_fraction():
     with pytest.raises(ValueError, match="fraction"):
         HardestFractionCrossEntropy(fraction=0.0)
-
-
-# ------------------------------------------------------------------------------- deep supervision
-
-
-def constant_logits(values: list[float], size: int) -> torch.Tensor:
-    return torch.tensor(values, dtype=torch.float32).view(1, -1, 1, 1).expand(2, -1, size, size).clone()
-
-
-def test_deep_supervision_total_is_main_plus_weighted_aux():
-    labels = torch.zeros(2, 16, 16, dtype=torch.long)
-    labels[:, :2] = IGNORE
-    outputs = {
-        "out": constant_logits([0, 0, 0, 0], 4),  # CE = log 4 (uniform over 4 classes)
-        "aux": [
-            constant_logits([0, 0, 0, 0], 2),  # log 4
-            constant_logits([math.log(3), 0, 0, 0], 8),  # p(label 0) = 3/6 -> log 2
-        ],
-    }
-    total, parts = DeepSupervisionLoss(CrossEntropy(), aux_weights=(0.4, 2.0))(outputs, labels)
-    assert total.item() == pytest.approx(math.log(4) + 0.4 * math.log(4) + 2.0 * math.log(2), rel=1e-6)
-    assert set(parts) == {"main", "aux_0", "aux_1"}
-    assert parts["aux_1"].item() == pytest.approx(math.log(2), rel=1e-6)
-    assert not parts["main"].requires_grad
-
-
-def test_deep_supervision_resizes_each_head_to_the_label_size():
-    labels = torch.randint(0, 3, (1, 32, 32))
-    out, aux = torch.randn(1, 3, 8, 8, requires_grad=True), torch.randn(1, 3, 4, 4, requires_grad=True)
-    total, _ = DeepSupervisionLoss(CrossEntropy(), aux_weights=0.5)({"out": out, "aux": [aux]}, labels)
-
-    def ce_at_label_size(logits):
-        up = F.interpolate(logits, size=(32, 32), mode="bilinear", align_corners=True)
-        return F.cross_entropy(up, labels)
-
-    assert torch.allclose(total, ce_at_label_size(out) + 0.5 * ce_at_label_size(aux), atol=1e-6)
-    total.backward()
-    assert out.grad is not None and aux.grad is not None
-
-
-@pytest.mark.parametrize("outputs", [{"out": None, "aux": []}, {"out": None}, None])
-def test_deep_supervision_without_aux_heads_is_the_main_loss(outputs):
-    logits, labels = torch.randn(2, 4, 8, 8), torch.randint(0, 4, (2, 8, 8))
-    outputs = logits if outputs is None else {**outputs, "out": logits}
-    total, parts = DeepSupervisionLoss(OhemCrossEntropy(min_kept=10))(outputs, labels)
-    assert torch.equal(total, OhemCrossEntropy(min_kept=10)(logits, labels))
-    assert set(parts) == {"main"}
-
-
-def test_deep_supervision_rejects_wrong_number_of_weights():
-    outputs = {"out": torch.randn(1, 2, 4, 4), "aux": [torch.randn(1, 2, 4, 4)] * 3}
-    with pytest.raises(ValueError, match="3 aux outputs but aux_weights has 2"):
-        DeepSupervisionLoss(CrossEntropy(), aux_weights=[1.0, 1.0])(
-            outputs, torch.zeros(1, 4, 4, dtype=torch.long)
-        )
 
 
 # ------------------------------------------------------------------------------------ build_loss
