@@ -85,7 +85,8 @@ def markdown(record: dict) -> str:
             lines.append(f"| {value} {position} | {len(runs)} | {camvid_train.percent(val)} | "
                          f"{camvid_train.percent(test)} |")
     if record["not_run"]:
-        lines += ["", "Not run (time limit): " + ", ".join(record["not_run"]) + "."]
+        lines += ["", "Not run, or not finished when this file was written (time limit): "
+                  + ", ".join(record["not_run"]) + "."]
     lines += ["", f"Machine: {record['machine']['cpus']} CPUs shared with other jobs (load average at the end "
               f"{record['machine']['load_average_at_end']}); wall times are indicative only.", ""]
     return "\n".join(lines)
