@@ -18,9 +18,11 @@ Writes ``benchmarks/results/data_loading.md`` and ``.json``.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
+import resource
 import shlex
 import sys
 import tempfile
@@ -74,6 +76,7 @@ def time_epoch(folder: Path, suffix: str, workers: int, mode: str) -> dict:
         loader = build_train_loader(dataset, build_train_sampler(dataset, data, seed=0), data, seed=0)
     else:
         loader = build_val_loader(dataset, workers)
+    cpu_before = cpu_seconds()
     start = time.perf_counter()
     first = None
     images = 0
@@ -84,10 +87,20 @@ def time_epoch(folder: Path, suffix: str, workers: int, mode: str) -> dict:
             first = time.perf_counter() - start
     seconds = time.perf_counter() - start
     steady = (images - len(batch["image"])) / (seconds - first) if seconds > first else float("nan")
-    shape = list(batch["image"].shape[-2:])
+    shape, batch_size = list(batch["image"].shape[-2:]), loader.batch_size
+    del loader, batch  # shuts the workers down, so that their CPU time is counted below
+    gc.collect()
+    cpu = cpu_seconds() - cpu_before
     return {"mode": mode, "format": suffix.lstrip("."), "workers": workers, "images": images,
             "seconds": seconds, "images_per_s": images / seconds, "first_batch_s": first,
-            "steady_images_per_s": steady, "batch_size": loader.batch_size, "output_hw": shape}
+            "steady_images_per_s": steady, "cpu_ms_per_image": 1000 * cpu / images,
+            "batch_size": batch_size, "output_hw": shape}
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (loader workers), user + system."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def markdown(record: dict) -> str:
@@ -104,19 +117,22 @@ def markdown(record: dict) -> str:
         "(configs/cityscapes/sfnet_r18.yaml: scale 0.5..2.0 bicubic, 1024×1024 crop, flip, colour jitter 0.25, "
         "Gaussian blur, normalise; batch 2; class-uniform sampling off);",
         "- `decode`: one epoch of the evaluation loader (decode + normalise the whole image, batch 1);",
-        "- images/s over the whole epoch including worker start-up, and without the first batch (steady).",
+        "- images/s over the whole epoch including worker start-up, and without the first batch (steady); CPU ms "
+        "per image: CPU time of the main process and its workers per image, which does not depend on how busy the "
+        "machine is (one free core loads about 1000 / (CPU ms) images/s).",
         f"- machine: {record['machine']['cpus']} CPUs shared with other jobs (load average before "
         f"{record['machine']['load_average_before']}, after {record['machine']['load_average_after']}); "
         f"torch {record['machine']['torch']}, OpenCV threads {record['machine']['cv2_threads']}.",
         "",
-        "| mode | image file | workers | images/s (epoch) | images/s (steady) | first batch |",
-        "|---|---|---:|---:|---:|---:|",
+        "| mode | image file | workers | images/s (epoch) | images/s (steady) | first batch | CPU ms / image |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in record["results"]:
         lines.append(f"| {r['mode']} | {r['format']} | {r['workers']} | {r['images_per_s']:.2f} | "
-                     f"{r['steady_images_per_s']:.2f} | {r['first_batch_s']:.2f} s |")
-    lines += ["", "A GPU training at Cityscapes resolution consumes a few images per second per GPU; loader "
-              "workers scale with CPU cores, so count cores per GPU from the steady rate of one worker.", ""]
+                     f"{r['steady_images_per_s']:.2f} | {r['first_batch_s']:.2f} s | {r['cpu_ms_per_image']:.0f} |")
+    lines += ["", "Loader workers are separate processes, so on free cores the rate grows with the number of "
+              "workers; the wall-clock rates above were taken on a machine whose load was far above its core count "
+              "and are lower bounds. Cores needed per GPU = images/s the GPU consumes × CPU ms per image / 1000.", ""]
     return "\n".join(lines)
 
 
