@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import time
@@ -16,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..engine import load_config, load_trained_model
-    from ..engine.data import build_split, build_val_loader
+    from ..engine.data import build_eval_transform, build_split, build_val_loader
     from ..engine.evaluator import evaluate
     from ..fileio import atomic_write
 
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides + list(args.overrides), training=False)
     named = args.model or (config.model.name if args.config else None)
     model, meta = load_trained_model(args.weights, model_name=named, num_classes=config.model.num_classes)
-    dataset = build_split(config.data, "val")
+    dataset = build_split(config.data, "val", build_eval_transform(config.eval, config.data))
     classes = meta.get("num_classes") or config.model.num_classes
     if classes is not None and classes != dataset.num_classes:
         raise ValueError(f"{args.weights} predicts {classes} classes but the {config.data.dataset} "
@@ -36,14 +37,19 @@ def run(args: argparse.Namespace) -> int:
     ev = config.eval
     setting = f"{ev.mode}" + (f" window {ev.window}" if ev.mode == "sliding" else "")
     setting += f", scales {ev.scales}" + (", flip" if ev.flip else "")
+    if ev.resize != "none" or ev.center_crop is not None:
+        setting += f", resize {ev.resize} {ev.resize_size} crop {ev.center_crop} scored at {ev.score_at} size"
     name = meta.get("model") or named
     print(f"evaluating {name} ({args.weights}) on {config.data.dataset} {config.data.val_split}: "
           f"{len(dataset)} images, {setting}, {device}", flush=True)
     start = time.perf_counter()
     loader = build_val_loader(dataset, config.data.workers, pin_memory=device == "cuda")
-    metrics = evaluate(model, loader, dataset.num_classes, ev, device=device, progress=True)
+    metrics = evaluate(model, loader, dataset.num_classes, ev, device=device, progress=True,
+                       sources=dataset.sources)
     seconds = time.perf_counter() - start
     print(metrics.format_table(dataset.class_names))
+    if metrics.by_source:
+        print(f"\nIoU per source (merged: all)\n{metrics.format_sources_table(dataset.class_names)}")
     print(f"\nmIoU {100 * metrics.miou:.2f}   pixel accuracy {100 * metrics.pixel_accuracy:.2f}   "
           f"({len(dataset)} images in {seconds:.0f} s)")
     if args.json:
@@ -53,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
             "dataset": config.data.dataset,
             "split": config.data.val_split,
             "images": len(dataset),
-            "eval": {"mode": ev.mode, "scales": ev.scales, "flip": ev.flip, "window": ev.window,
-                     "overlap": ev.overlap},
+            "eval": dataclasses.asdict(ev),
             "miou": _finite(metrics.miou),
             "miou_gt": _finite(metrics.miou_gt),
             "pixel_accuracy": _finite(metrics.pixel_accuracy),
@@ -63,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
             "class_accuracy": {c: _finite(v) for c, v in
                                zip(dataset.class_names, metrics.class_accuracy.tolist(), strict=True)},
             "confusion_matrix": metrics.matrix.tolist(),
+            "by_source": {name: {"miou": _finite(m.miou), "confusion_matrix": m.matrix.tolist()}
+                          for name, m in metrics.by_source.items()},
             "seconds": seconds,
         }
         text = json.dumps(record, indent=2) + "\n"

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from alignseg.data.datasets.base import SegmentationDataset, collect_unpaired
 from alignseg.data.errors import DataError
-from alignseg.data.io import read_image, read_label
+from alignseg.data.io import read_image
 from alignseg.fileio import atomic_write
 from alignseg.progress import Progress
 
@@ -99,7 +99,7 @@ def check_sample(dataset: SegmentationDataset, index: int) -> SampleResult:
         return result
     image_path, label_path = dataset.samples[index]
     image = _attempt(read_image, image_path, "unreadable image", result)
-    raw = _attempt(read_label, label_path, "unreadable label", result)
+    raw = _attempt(dataset.read_raw_label, label_path, "unreadable label", result)
     if image is not None:
         result.size = (image.shape[1], image.shape[0])
     if image is not None and raw is not None and image.shape[:2] != raw.shape[:2]:

@@ -194,8 +194,83 @@ def _random_scale(scale_range: tuple[float, float], choices: Sequence[float] | N
     return A.OneOf([scale(c, c) for c in choices], p=1.0)
 
 
+EvalResize = Literal["none", "exact", "keep_ratio", "height"]
+
+
 def eval_transforms(
-    mean: tuple[float, float, float] = IMAGENET_MEAN, std: tuple[float, float, float] = IMAGENET_STD
-) -> SegmentationTransform:
-    """Full-size evaluation: normalisation only (the centroid, if any, is ignored)."""
-    return SegmentationTransform([_normalize(mean, std)], seed=0)
+    mean: tuple[float, float, float] = IMAGENET_MEAN,
+    std: tuple[float, float, float] = IMAGENET_STD,
+    *,
+    resize: EvalResize = "none",
+    size: Sequence[int] | None = None,
+    center_crop: int | Sequence[int] | None = None,
+    resize_label: bool = True,
+    interpolation: Literal["bilinear", "bicubic"] = "bilinear",
+) -> Transform:
+    """Evaluation pre-processing: normalisation only (full size) unless the papers' protocols ask for more.
+
+    ``resize``: ``exact`` to ``size`` = [height, width] (UDS: 1024×2048, aspect ratio not kept);
+    ``keep_ratio`` by the largest factor with short side ≤ ``size[0]`` and long side ≤ ``size[1]``
+    (mmsegmentation's keep-ratio ``Resize``: ADE20K [512, 2048], Pascal Context [520, 520]); ``height`` to
+    ``size`` = [height], width ``int(w / h · height)`` (SFNet's Mapillary ``ResizeHeight(1536)``).
+    ``center_crop`` [height, width] then cuts the centre (origin ``round((w - width) / 2)``), padding a smaller
+    image on both sides with 0 and its label with 255 (the released code pads the label with 0, a class).
+    ``resize_label=False`` leaves the label at its size (predictions are resized back to it).
+    """
+    if resize == "none" and center_crop is None:
+        return SegmentationTransform([_normalize(mean, std)], seed=0)
+    return ProtocolTransform(resize, size, center_crop, resize_label, _INTERPOLATION[interpolation],
+                             _normalize(mean, std))
+
+
+class ProtocolTransform:
+    """The resize / centre crop of an evaluation protocol, then normalisation (see ``eval_transforms``)."""
+
+    def __init__(self, resize: EvalResize, size: Sequence[int] | None, center_crop: int | Sequence[int] | None,
+                 resize_label: bool, interpolation: int, normalize: A.Normalize):
+        lengths = {"none": 0, "exact": 2, "keep_ratio": 2, "height": 1}
+        if resize not in lengths:
+            raise ValueError(f"resize must be one of {sorted(lengths)}, got {resize!r}")
+        size = [] if size is None else [int(v) for v in size]
+        if len(size) != lengths[resize] or any(v < 1 for v in size):
+            raise ValueError(f"resize {resize!r} needs {lengths[resize]} positive sizes, got {size}")
+        if center_crop is not None and not resize_label:
+            raise ValueError("a centre crop changes the label, so it needs resize_label=True")
+        self.resize, self.size, self.resize_label = resize, size, resize_label
+        self.crop = None if center_crop is None else (
+            (center_crop, center_crop) if isinstance(center_crop, int) else tuple(center_crop))
+        self.interpolation, self.normalize = interpolation, normalize
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """``(height, width)`` after the resize step."""
+        if self.resize == "exact":
+            return self.size[0], self.size[1]
+        if self.resize == "keep_ratio":
+            factor = min(self.size[1] / max(height, width), self.size[0] / min(height, width))
+            return int(height * factor + 0.5), int(width * factor + 0.5)
+        if self.resize == "height":
+            return self.size[0], int(width / height * self.size[0])
+        return height, width
+
+    def __call__(
+        self, image: np.ndarray, label: np.ndarray, centroid: Centroid | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        height, width = self.output_size(*image.shape[:2])
+        if (height, width) != image.shape[:2]:
+            image = cv2.resize(image, (width, height), interpolation=self.interpolation)
+            if self.resize_label:
+                label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
+        if self.crop is not None:
+            image, label = _center_crop(image, label, *self.crop)
+        return self.normalize(image=image)["image"], label
+
+
+def _center_crop(image: np.ndarray, label: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The centre ``height × width`` of both arrays, padding a smaller side evenly (image 0, label 255)."""
+    pad_y, pad_x = max(height - image.shape[0], 0), max(width - image.shape[1], 0)
+    if pad_y or pad_x:
+        border = (pad_y // 2, pad_y - pad_y // 2, pad_x // 2, pad_x - pad_x // 2)
+        image = cv2.copyMakeBorder(image, *border, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        label = cv2.copyMakeBorder(label, *border, cv2.BORDER_CONSTANT, value=IGNORE_INDEX)
+    y0, x0 = round((image.shape[0] - height) / 2), round((image.shape[1] - width) / 2)
+    return image[y0 : y0 + height, x0 : x0 + width], label[y0 : y0 + height, x0 : x0 + width]

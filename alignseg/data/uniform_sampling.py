@@ -5,6 +5,10 @@ in a tile is stored (full-image pixel coordinates). Each epoch of N samples hold
 floor(N·pct/C) crops around that class's centroids plus N − C·floor(N·pct/C) random whole images; a class
 without centroids is skipped, which makes the epoch shorter, as in the released code.
 
+Coarse boost (the released Cityscapes recipe, spec datasets.md 3): a dataset may hold extra samples after
+its ``primary_length`` ones (Cityscapes ``coarse=True``). Their centroids join the pools of the
+``boost_classes`` only; N, the per-class counts and the random part count the primary samples alone.
+
 Protocol with the dataset: the sampler yields ``(index, (x, y))`` for a centroid sample and
 ``(index, None)`` for a random one; ``SegmentationDataset.__getitem__`` accepts both and hands the
 centroid to the transform, whose random crop then contains that pixel.
@@ -16,7 +20,7 @@ import hashlib
 import os
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -148,6 +152,7 @@ class ClassUniformSampler(Sampler):
         num_replicas: int = 1,
         rank: int = 0,
         workers: int = 4,
+        boost_classes: Sequence[int] = (),
     ):
         if not 0.0 <= class_uniform_pct <= 1.0:
             raise ValueError(f"class_uniform_pct must be in [0, 1], got {class_uniform_pct}")
@@ -160,14 +165,28 @@ class ClassUniformSampler(Sampler):
         self.seed, self.epoch = seed, 0
         self.num_replicas, self.rank = num_replicas, rank
         self.num_classes = dataset.num_classes
-        self.per_class = int(len(dataset) * class_uniform_pct / self.num_classes)
+        self.primary = dataset.primary_length
+        self.boost_classes = tuple(int(c) for c in boost_classes)
+        extra = len(dataset) - self.primary
+        if any(not 0 <= c < self.num_classes for c in self.boost_classes):
+            raise ValueError(f"boost classes {list(self.boost_classes)} must be class ids 0..{self.num_classes - 1}")
+        if extra and not self.boost_classes:
+            raise ValueError(f"the dataset holds {extra} extra (coarse) samples that only boost classes draw; give "
+                             "the boost classes (data.coarse_boost_classes) or leave the extra samples out")
+        if self.boost_classes and not extra:
+            raise ValueError("boost classes were given but the dataset has no extra (coarse) samples to draw them "
+                             "from (Cityscapes: coarse=True in data.train_kwargs)")
+        self.per_class = int(self.primary * class_uniform_pct / self.num_classes)
+        self.pools: list[np.ndarray] = []
         if self.per_class > 0:
             self.index: CentroidIndex | None = CentroidIndex.load_or_build(dataset, tile_size, cache_dir, workers)
-            self.sampled_classes = [c for c, rows in enumerate(self.index.rows_per_class) if rows.size]
+            for c, rows in enumerate(self.index.rows_per_class):
+                self.pools.append(rows if c in self.boost_classes else rows[self.index.image[rows] < self.primary])
+            self.sampled_classes = [c for c, rows in enumerate(self.pools) if rows.size]
         else:
             self.index, self.sampled_classes = None, []
         self.epoch_length = (
-            len(dataset) - self.num_classes * self.per_class + len(self.sampled_classes) * self.per_class
+            self.primary - self.num_classes * self.per_class + len(self.sampled_classes) * self.per_class
         )
 
     def plan(self, epoch: int) -> list[PlannedSample]:
@@ -175,14 +194,14 @@ class ClassUniformSampler(Sampler):
         rng = np.random.default_rng([self.seed, epoch])
         samples: list[PlannedSample] = []
         for c in self.sampled_classes:
-            rows = self.index.rows_per_class[c]
+            rows = self.pools[c]
             picks = rows[rng.permutation(rows.size)[np.arange(self.per_class) % rows.size]]
             samples += [
                 PlannedSample(int(self.index.image[r]), (float(self.index.xy[r, 0]), float(self.index.xy[r, 1])), c)
                 for r in picks
             ]
-        random_count = len(self.dataset) - self.num_classes * self.per_class
-        samples += [PlannedSample(int(i), None, None) for i in rng.permutation(len(self.dataset))[:random_count]]
+        random_count = self.primary - self.num_classes * self.per_class
+        samples += [PlannedSample(int(i), None, None) for i in rng.permutation(self.primary)[:random_count]]
         return [samples[i] for i in rng.permutation(len(samples))]
 
     def __iter__(self) -> Iterator[tuple[int, Centroid | None]]:

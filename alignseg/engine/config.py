@@ -83,6 +83,9 @@ class DataConfig:
     pad_position: Literal["center", "bottom_right"] = "center"  # padding around the image (released) or after it
     class_uniform_pct: float = 0.0  # 0 = plain seeded shuffling
     class_uniform_tile: int = 1024
+    # coarse boost (SFNet-Lite Cityscapes scripts: [14, 15, 16, 3, 12, 17, 4]): these classes also draw their
+    # class-uniform crops from the coarse images (train_kwargs: {coarse: true}); spec datasets.md 3
+    coarse_boost_classes: list[int] = field(default_factory=list)
     cache_dir: str | None = None  # centroid cache; None = $ALIGNSEG_CACHE or ~/.cache/alignseg
     batch_size: int = 8  # per device (process)
     workers: int = 2  # loader processes per device
@@ -116,6 +119,12 @@ class OptimConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # AdamW only
     weight_decay: float = 1e-4
     no_decay_bn_bias: bool = False  # False: one param group, as released (BN weights and biases decayed too)
+    # layer-wise lr decay (ConvNeXt recipes; mmseg LearningRateDecayOptimizerConstructor, see engine/optim.py):
+    # a parameter of backbone layer i trains at lr * layer_decay ** (N + 1 - i), the decoder at lr. mmseg's
+    # ConvNeXt UperNet recipes: layer_decay 0.9, layer_decay_type stage_wise, num_layers 6 (T) or 12 (S/B/L)
+    layer_decay: float | None = None  # e.g. 0.9; None: off
+    layer_decay_type: Literal["layer_wise", "stage_wise"] = "layer_wise"
+    layer_decay_num_layers: int | None = None  # N (mmseg's num_layers); None: the backbone's own (6 T, 12 S/B/L)
 
 
 @dataclass
@@ -159,13 +168,21 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    """Inference used for validation during training and by ``alignseg eval`` (spec 4.6)."""
+    """Inference used for validation during training and by ``alignseg eval`` (spec 4.6), and the papers'
+    evaluation pre-processing of each validation image (``alignseg.data.eval_transforms``; the image is
+    resized with ``data.interpolation``, the label with nearest neighbour)."""
 
     mode: Literal["whole", "sliding"] = "whole"
     scales: list[float] = field(default_factory=lambda: [1.0])
     flip: bool = False
     window: int | list[int] | None = None  # sliding window side or [height, width]
     overlap: float = 1 / 3
+    # none (full size) | exact: resize_size [height, width] (UDS) | keep_ratio: [short, long] bounds (mmseg
+    # ADE20K [512, 2048], Pascal Context [520, 520]) | height: [height] (SFNet Mapillary [1536])
+    resize: Literal["none", "exact", "keep_ratio", "height"] = "none"
+    resize_size: list[int] | None = None
+    center_crop: int | list[int] | None = None  # centre crop after the resize (Mapillary 1536); pads with ignore
+    score_at: Literal["resized", "original"] = "resized"  # original: the label keeps its size (mmseg)
 
 
 @dataclass
@@ -221,6 +238,11 @@ class Config:
             raise ConfigError(f"{source}: optim.betas must be [beta1, beta2], got {self.optim.betas}")
         if self.optim.lr <= 0:
             raise ConfigError(f"{source}: optim.lr must be positive, got {self.optim.lr}")
+        if self.optim.layer_decay is not None and not 0.0 < self.optim.layer_decay <= 1.0:
+            raise ConfigError(f"{source}: optim.layer_decay must be in (0, 1] (or null), got {self.optim.layer_decay}")
+        if self.optim.layer_decay_num_layers is not None and self.optim.layer_decay_num_layers < 1:
+            raise ConfigError(f"{source}: optim.layer_decay_num_layers must be at least 1 (or null), got "
+                              f"{self.optim.layer_decay_num_layers}")
         if self.schedule.warmup_iters < 0:
             raise ConfigError(f"{source}: schedule.warmup_iters must be >= 0, got {self.schedule.warmup_iters}")
         for key, limit in (("train.limit_train_batches", train.limit_train_batches),
@@ -235,6 +257,13 @@ class Config:
             raise ConfigError(f"{source}: eval.scales must be a non-empty list of positive numbers, got {ev.scales}")
         if not 0.0 <= ev.overlap < 1.0:
             raise ConfigError(f"{source}: eval.overlap must be in [0, 1), got {ev.overlap}")
+        sizes = {"none": 0, "exact": 2, "keep_ratio": 2, "height": 1}[ev.resize]
+        given = ev.resize_size or []
+        if len(given) != sizes or any(v < 1 for v in given):
+            raise ConfigError(f"{source}: eval.resize {ev.resize!r} needs eval.resize_size with {sizes} positive "
+                              f"sizes, got {ev.resize_size}")
+        if ev.center_crop is not None and ev.score_at == "original":
+            raise ConfigError(f"{source}: eval.center_crop cuts the label, so it needs eval.score_at 'resized'")
         return self
 
 

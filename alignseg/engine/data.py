@@ -18,16 +18,17 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
-from ..data import ClassUniformSampler, SegmentationDataset, build_dataset, train_transforms
+from ..data import ClassUniformSampler, SegmentationDataset, build_dataset, eval_transforms, train_transforms
 from ..data.datasets import DATASETS
-from ..data.transforms import Centroid, SegmentationTransform
-from .config import DataConfig
+from ..data.transforms import Centroid, SegmentationTransform, Transform
+from .config import DataConfig, EvalConfig
 
 __all__ = [
     "ReseedingTransform",
     "ResumableSampler",
     "SampleSeeded",
     "ShardSampler",
+    "build_eval_transform",
     "build_split",
     "build_train_loader",
     "build_train_plan",
@@ -176,6 +177,17 @@ def build_split(config: DataConfig, split: str, transform: Any = None) -> Segmen
     return build_dataset(config.dataset, **kwargs)
 
 
+def build_eval_transform(config: EvalConfig, data: DataConfig) -> Transform:
+    """The validation images' pre-processing of the config's evaluation protocol (``eval.resize`` ...)."""
+    return eval_transforms(
+        resize=config.resize,
+        size=config.resize_size,
+        center_crop=config.center_crop,
+        resize_label=config.score_at == "resized",
+        interpolation=data.interpolation,
+    )
+
+
 def build_train_transform(config: DataConfig, seed: int = 0) -> ReseedingTransform:
     crop = config.crop_size if isinstance(config.crop_size, int) else tuple(config.crop_size)
     inner = train_transforms(
@@ -202,6 +214,7 @@ def build_train_plan(dataset: SegmentationDataset, config: DataConfig, *, seed: 
         cache_dir=config.cache_dir,
         seed=seed,
         workers=max(1, config.workers),
+        boost_classes=config.coarse_boost_classes,
     )
 
 

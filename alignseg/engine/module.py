@@ -19,6 +19,7 @@ from ..losses import SegmentationCriterion, build_criterion
 from .config import Config, ConfigError
 from .data import (
     ResumableSampler,
+    build_eval_transform,
     build_split,
     build_train_loader,
     build_train_plan,
@@ -51,7 +52,7 @@ class SegmentationDataModule(L.LightningDataModule):
         if self.train_set is None:
             data, seed = self.config.data, self.config.train.seed
             self.train_set = build_split(data, "train", build_train_transform(data, seed))
-            self.val_set = build_split(data, "val")
+            self.val_set = build_split(data, "val", build_eval_transform(self.config.eval, data))
             if self.train_set.class_names != self.val_set.class_names:
                 raise ConfigError(f"the train and val datasets have different classes: "
                                   f"{self.train_set.class_names} vs {self.val_set.class_names}")
@@ -189,7 +190,7 @@ class SegmentationModule(L.LightningModule):
         self.confusion.reset()
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        logits = predict_logits(self.model, batch["image"], self.config.eval)
+        logits = predict_logits(self.model, batch["image"], self.config.eval, size=batch["label"].shape[-2:])
         self.confusion.update(logits.argmax(dim=1), batch["label"])
 
     def on_validation_epoch_end(self) -> None:

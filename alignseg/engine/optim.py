@@ -1,7 +1,8 @@
 """Optimiser and learning-rate schedule builders (plain PyTorch, used by the Lightning module).
 
 - ``parameter_groups``: one group (the released SFNet code decays every parameter, BN and biases included)
-  or two, with normalisation layers and biases exempt from weight decay.
+  or two, with normalisation layers and biases exempt from weight decay; optionally split further by
+  layer-wise learning-rate decay (ConvNeXt recipes, mmseg's rule).
 - ``poly_factor`` / ``build_scheduler``: poly decay per iteration (paper) or the released per-epoch
   stair-case (spec sfnet.md 4.1), with an optional linear warm-up; stepped after every optimiser step.
 """
@@ -9,6 +10,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -31,38 +33,93 @@ NORM_LAYERS = (
 )
 
 
-def parameter_groups(model: nn.Module, weight_decay: float, exempt_norm_and_bias: bool = False) -> list[dict]:
-    """Trainable parameters as optimiser groups.
+def parameter_groups(
+    model: nn.Module,
+    weight_decay: float,
+    exempt_norm_and_bias: bool = False,
+    *,
+    layer_decay: float | None = None,
+    layer_decay_type: str = "layer_wise",
+    layer_decay_num_layers: int | None = None,
+) -> list[dict]:
+    """Trainable parameters as optimiser groups (each parameter listed once, even if shared).
 
-    Without exemption: one group, every parameter decayed. With it: ``decay`` (conv/linear weights) and
-    ``no_decay`` (all parameters of normalisation layers, and every bias) with weight decay 0.
-    A parameter shared by several modules is listed once.
+    Without exemption every parameter is decayed; with it, all parameters of normalisation layers, every
+    bias and the parameters a module names in ``no_weight_decay`` (ConvNeXt's layer scale) get weight
+    decay 0. Without ``layer_decay``: one group ``all``, or ``decay`` / ``no_decay``.
+
+    With ``layer_decay`` (a rate r ≤ 1) the learning rate also shrinks with depth, by the rule of mmseg's
+    ``LearningRateDecayOptimizerConstructor`` (used by the ConvNeXt segmentation recipes): with N =
+    ``layer_decay_num_layers`` (mmseg's ``paramwise_cfg.num_layers``; None: the smallest that fits the
+    backbone), the backbone numbers each parameter's layer (``Backbone.lr_layer_id``, 0 = stem, up to N),
+    everything outside the backbone is layer N + 1, and a parameter of layer i gets ``lr_scale =
+    r ** (N + 1 − i)``, so the decoder trains at the full rate. Groups ``layer{i}_decay`` /
+    ``layer{i}_no_decay`` (or ``layer{i}``) carry ``lr_scale``, highest first.
     """
-    if not exempt_norm_and_bias:
-        params = [p for p in model.parameters() if p.requires_grad]
-        return [{"name": "all", "params": params, "weight_decay": weight_decay}]
-    decay: list[nn.Parameter] = []
-    no_decay: list[nn.Parameter] = []
+    named: list[tuple[str, nn.Parameter, bool]] = []  # (name, parameter, decayed)
     seen: set[int] = set()
-    for module in model.modules():
+    for module_name, module in model.named_modules():
+        exempt_here = getattr(module, "no_weight_decay", ())
         for name, param in module.named_parameters(recurse=False):
             if not param.requires_grad or id(param) in seen:
                 continue
             seen.add(id(param))
-            if isinstance(module, NORM_LAYERS) or name.endswith("bias"):
-                no_decay.append(param)
-            else:
-                decay.append(param)
-    groups = [
-        {"name": "decay", "params": decay, "weight_decay": weight_decay},
-        {"name": "no_decay", "params": no_decay, "weight_decay": 0.0},
-    ]
-    return [g for g in groups if g["params"]]
+            exempt = isinstance(module, NORM_LAYERS) or name.endswith("bias") or name in exempt_here
+            named.append((f"{module_name}.{name}" if module_name else name, param,
+                          not (exempt_norm_and_bias and exempt)))
+    if layer_decay is None:
+        if not exempt_norm_and_bias:
+            return [{"name": "all", "params": [p for _, p, _ in named], "weight_decay": weight_decay}]
+        groups = [
+            {"name": "decay", "params": [p for _, p, d in named if d], "weight_decay": weight_decay},
+            {"name": "no_decay", "params": [p for _, p, d in named if not d], "weight_decay": 0.0},
+        ]
+        return [g for g in groups if g["params"]]
+    layer_of = _layer_numbering(model, layer_decay_type, layer_decay_num_layers)
+    top = layer_of("")  # the decoder's layer, N + 1
+    by_key: dict[tuple[int, bool], dict] = {}
+    for name, param, decayed in named:
+        layer = layer_of(name)
+        suffix = ("_decay" if decayed else "_no_decay") if exempt_norm_and_bias else ""
+        group = by_key.setdefault((layer, decayed), {
+            "name": f"layer{layer}{suffix}", "params": [], "weight_decay": weight_decay if decayed else 0.0,
+            "lr_scale": layer_decay ** (top - layer),
+        })
+        group["params"].append(param)
+    return [by_key[key] for key in sorted(by_key, key=lambda k: (-k[0], not k[1]))]
+
+
+def _layer_numbering(model: nn.Module, decay_type: str, num_layers: int | None) -> Callable[[str], int]:
+    """name -> layer id for layer-wise decay: the backbone's numbering, ``N + 1`` outside the backbone."""
+    backbone = getattr(model, "backbone", None)
+    if backbone is None:
+        raise ValueError(f"optim.layer_decay needs a model with a backbone; {type(model).__name__} has none")
+    try:
+        least = backbone.lr_min_num_layers(decay_type)
+    except NotImplementedError as exc:
+        raise ValueError(f"optim.layer_decay: {exc}") from None
+    n = least if num_layers is None else num_layers
+    if n < least:
+        raise ValueError(f"optim.layer_decay_num_layers={n} is too small for {type(backbone).__name__} "
+                         f"({decay_type}): at least {least}")
+
+    def layer_of(name: str) -> int:
+        if not name.startswith("backbone."):
+            return n + 1
+        return backbone.lr_layer_id(name[len("backbone."):], decay_type, n)
+
+    return layer_of
 
 
 def build_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimizer:
-    """SGD (momentum, optional Nesterov) or AdamW over ``parameter_groups(model, ...)``."""
-    groups = parameter_groups(model, config.weight_decay, config.no_decay_bn_bias)
+    """SGD (momentum, optional Nesterov) or AdamW over ``parameter_groups(model, ...)``; with layer decay
+    each group's lr is ``config.lr × lr_scale`` (the schedule then scales every group alike)."""
+    groups = parameter_groups(model, config.weight_decay, config.no_decay_bn_bias, layer_decay=config.layer_decay,
+                              layer_decay_type=config.layer_decay_type,
+                              layer_decay_num_layers=config.layer_decay_num_layers)
+    for group in groups:
+        if "lr_scale" in group:
+            group["lr"] = config.lr * group["lr_scale"]
     if config.name == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
     if config.name == "adamw":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -31,7 +31,8 @@ class SegmentationMetrics:
       merely predicted do not pull it down; equal to ``miou`` on a full validation set.
     - ``class_accuracy[c] = TP / ground-truth pixels of c`` (NaN when absent from the ground truth);
       ``mean_class_accuracy`` is its nanmean; ``pixel_accuracy`` = correct / valid pixels.
-    Scalars are NaN when no pixel was counted.
+    Scalars are NaN when no pixel was counted. ``by_source`` holds the metrics of each source of a merged
+    dataset (UDS: BDD100K, Mapillary, IDD, Cityscapes), whose matrices sum to ``matrix``.
     """
 
     matrix: Tensor
@@ -41,6 +42,7 @@ class SegmentationMetrics:
     miou_gt: float
     pixel_accuracy: float
     mean_class_accuracy: float
+    by_source: dict[str, SegmentationMetrics] = field(default_factory=dict)
 
     @classmethod
     def from_matrix(cls, matrix: Tensor) -> SegmentationMetrics:
@@ -100,6 +102,22 @@ class SegmentationMetrics:
             lines.append(f"{name:<{width}}  {_percent(iou):>6}  {_percent(accuracy):>6}")
         lines.append(rule)
         lines.extend(f"{label:<{width}}  {_percent(value):>6}" for label, value in summary.items())
+        return "\n".join(lines)
+
+    def format_sources_table(self, class_names: Sequence[str] | None = None) -> str:
+        """Per-class IoU (in %) of every source in ``by_source`` and of all of them together, then mIoU."""
+        names = self._names(class_names)
+        columns = [*self.by_source.items(), ("all", self)]
+        width = max(len(name) for name in [*names, "mIoU"])
+        cells = [max(6, len(source)) for source, _ in columns]
+        rule = "-" * (width + sum(c + 2 for c in cells))
+        lines = [f"{'class':<{width}}" + "".join(f"  {s:>{c}}" for (s, _), c in zip(columns, cells, strict=True)), rule]
+        for k, name in enumerate(names):
+            row = "".join(f"  {_percent(m.iou[k].item()):>{c}}" for (_, m), c in zip(columns, cells, strict=True))
+            lines.append(f"{name:<{width}}{row}")
+        lines.append(rule)
+        lines.append(f"{'mIoU':<{width}}" + "".join(f"  {_percent(m.miou):>{c}}"
+                                                     for (_, m), c in zip(columns, cells, strict=True)))
         return "\n".join(lines)
 
 

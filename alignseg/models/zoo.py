@@ -21,10 +21,12 @@ from .backbones import build_backbone
 from .decoders import (
     AlignedFPNDecoder,
     AuxHead,
+    DeepLabV3PlusDecoder,
     FaPNDecoder,
     FaPNRealtimeDecoder,
     FCNDecoder,
     LiteAlignedDecoder,
+    UperNetDecoder,
 )
 from .ops.deform_conv import ModulatedDeformConv2d
 from .segmentor import Segmentor
@@ -32,6 +34,7 @@ from .segmentor import Segmentor
 DECODERS = {
     "aligned_fpn": AlignedFPNDecoder, "lite": LiteAlignedDecoder, "fcn": FCNDecoder,
     "fapn": FaPNDecoder, "fapn_realtime": FaPNRealtimeDecoder,
+    "upernet": UperNetDecoder, "deeplabv3plus": DeepLabV3PlusDecoder,
 }
 
 
@@ -411,6 +414,42 @@ _ENTRIES += [
     ),
 ]
 # --- end of FaPN ------------------------------------------------------------------------------------
+
+# ---------------------------------------------------------------------------------------------------
+# The toolbox baselines of HFGD Table 8 (Pascal Context 59, R50, without HFGM): UperNet and DeepLabV3+ as
+# mmseg builds them (UPerHead; DepthwiseSeparableASPPHead), on the torchvision-layout ResNet-50. Their
+# figures are exact counts of these modules (19 classes) with GMACs at 513x513, HFGD's counting input.
+_HFGD_T8 = "HFGD Table 8 (without HFGM)"
+_PASCAL_CONTEXT = "Pascal Context 59 val"
+
+_ENTRIES += [
+    ZooEntry(
+        "upernet_r50", "resnet50", "upernet", None, {"stem": "standard"}, converter=None,
+        output_align_corners=False,
+        reconstructed=ReconstructedFigures(
+            64_031_315, "mmseg UPerHead, 512 channels: trunk 23,508,032 + head 40,513,536 + 1x1 classifier",
+            (513, 513), 240.92),
+        paper=(PaperFigure(_HFGD_T8, miou=48.25, miou_split=_PASCAL_CONTEXT),),
+        notes="UperNet as mmseg's UPerHead: PPM (bins 1, 2, 3, 6; 1x1 conv-BN-ReLU branches) on C5 fused by a 3x3 "
+              "conv, 1x1 laterals, top-down sums, 3x3 FPN convs, concat of all levels at stride 4, 3x3 "
+              "fpn_bottleneck, dropout 0.1, 1x1 classifier; align_corners False; no auxiliary FCN head. HFGD "
+              "does not say which UperNet it ran; this is the common toolbox one.",
+    ),
+    ZooEntry(
+        "deeplabv3plus_r50", "resnet50", "deeplabv3plus", None, {"stem": "standard", "output_stride": 16},
+        converter=None, output_align_corners=False,
+        reconstructed=ReconstructedFigures(
+            41_205_955, "mmseg DepthwiseSeparableASPPHead, 512 channels, rates (1, 6, 12, 18) at output stride "
+            "16: trunk 23,508,032 + head 17,688,176 + 1x1 classifier", (513, 513), 61.22),
+        paper=(PaperFigure(_HFGD_T8 + ", 'R50 (D8)'", miou=48.11, miou_split=_PASCAL_CONTEXT),),
+        notes="DeepLabV3+ as mmseg's DepthwiseSeparableASPPHead (512 channels; image pooling, a 1x1 and three "
+              "depthwise-separable 3x3 ASPP branches, plain 3x3 fusion; 48-channel stride-4 skip; two separable "
+              "3x3 convs; dropout 0.1) on a ResNet-50 with output stride 16 (layer4 dilated by 2), rates "
+              "(1, 6, 12, 18) as the paper's OS16 setting. HFGD's row says 'R50 (D8)' (output stride 8, rates "
+              "(1, 12, 24, 36) in mmseg): output_stride=8 on the backbone with those rates builds it.",
+    ),
+]
+# --- end of the HFGD Table 8 baselines ----------------------------------------------------------------
 
 ZOO: dict[str, ZooEntry] = {entry.name: entry for entry in _ENTRIES}
 

@@ -73,7 +73,7 @@ def test_truncated_mat_is_an_error(release_root):
 
 def test_listed_file_missing_is_an_error(release_root):
     (release_root / "annotations" / f"{NAMES[1]}.mat").unlink()
-    with pytest.raises(DataError, match=rf"label .*{NAMES[1]}\.mat listed in imageLists does not exist"):
+    with pytest.raises(DataError, match=rf"label .*{NAMES[1]}\.mat listed in .*imageLists/train\.txt does not exist"):
         CocoStuff10k(release_root, "train")
 
 

@@ -234,3 +234,29 @@ def test_progress_writes_plain_lines_when_not_a_terminal():
     bar.close()
     text = stream.getvalue()
     assert "\r" not in text and text.splitlines()[-1].startswith("checking train: 3/3 (100%")
+
+
+def test_prepare_idd_polygons_and_mapillary_19_for_their_prepared_label_types(tmp_path, capsys):
+    from dataset_layouts import make_idd, make_mapillary
+
+    from alignseg.data import IDD, MAPILLARY_LABELS, Mapillary
+
+    idd = make_idd(tmp_path / "IDD_Segmentation", ["road", "car", "autorickshaw", "sky"])
+    assert main(["data", "check", "--dataset", "idd", "--root", str(idd), "--workers", "0"]) == 0  # polygons read
+    assert main(["data", "prepare", "--dataset", "idd", "--root", str(idd), "--workers", "0"]) == 0
+    assert "label_type=labelcsTrainIds" in capsys.readouterr().out
+    for split in ("train", "val"):
+        drawn, prepared = IDD(idd, split), IDD(idd, split, "labelcsTrainIds")
+        assert all(np.array_equal(drawn.read_label(i), prepared.read_label(i)) for i in range(len(drawn)))
+    assert drawn.read_label(0)[0].tolist() == [0, 0, 13, 13, 255, 255, 10, 10]
+
+    palette = [color for _, color in MAPILLARY_LABELS]
+    vistas = make_mapillary(tmp_path / "mapillary", list(range(66)), palette)
+    assert main(["data", "prepare", "--dataset", "mapillary", "--root", str(vistas), "--workers", "0",
+                 "data.kwargs={classes: 19}"]) == 0
+    assert "label_type=19labelTrainIds" in capsys.readouterr().out
+    raw, converted = Mapillary(vistas, "val", classes=19), Mapillary(vistas, "val", classes=19,
+                                                                     label_type="19labelTrainIds")
+    assert np.array_equal(raw.read_label(1), converted.read_label(1))
+    assert main(["data", "prepare", "--dataset", "mapillary", "--root", str(vistas), "--workers", "0"]) == 2
+    assert "nothing to prepare" in capsys.readouterr().err  # the 65 classes are read as they are

@@ -87,7 +87,10 @@ def test_empty_and_missing_folders(tmp_path):
 
 
 def test_unknown_dataset_name_lists_the_valid_ones():
-    valid = "camvid, cityscapes, cocostuff10k, folder, shapes"
+    valid = (
+        "ade20k, bdd100k, camvid, cityscapes, coco_stuff164k, cocostuff10k, folder, idd, mapillary, "
+        "pascal_context, shapes, uds"
+    )
     with pytest.raises(DataError, match=rf"unknown dataset 'pascal'; valid names: {valid}"):
         build_dataset("pascal")
     with pytest.raises(DataError, match=r"dataset 'shapes': .*'sizes'.*it takes num_samples=256"):

@@ -28,6 +28,10 @@ def test_file_and_overrides(tmp_path):
     assert config.eval.scales == [0.5, 1.0, 2.0] and all(isinstance(s, float) for s in config.eval.scales)
     assert config.optim.lr == pytest.approx(1e-3)
     assert config.optim.name == "sgd"  # a default
+    assert config.optim.layer_decay is None  # layer-wise lr decay off unless asked for
+    decayed = load_config(path, ["optim.layer_decay=0.9", "optim.layer_decay_type=stage_wise",
+                                 "optim.layer_decay_num_layers=12"]).optim
+    assert (decayed.layer_decay, decayed.layer_decay_type, decayed.layer_decay_num_layers) == (0.9, "stage_wise", 12)
 
 
 def test_saved_config_reads_back(tmp_path):
@@ -52,6 +56,8 @@ def test_saved_config_reads_back(tmp_path):
         ("train: {max_epochs: 3}\ndata: {scale_range: [2.0, 0.5]}\n", [], r"data\.scale_range must be"),
         ("- just\n- a list\n", [], r"must be a mapping"),
         ("train: [1, 2]\n", [], r"section 'train' must be a mapping"),
+        ("train: {max_epochs: 3}\n", ["optim.layer_decay=1.5"], r"optim\.layer_decay must be in \(0, 1\]"),
+        ("train: {max_epochs: 3}\n", ["optim.layer_decay_type=block"], r"'optim\.layer_decay_type' must be"),
     ],
 )
 def test_errors_name_the_key_and_the_source(tmp_path, text, overrides, expected):
@@ -97,7 +103,7 @@ def test_repository_configs_load(path):
 def test_camvid_configs_cover_the_sfnet_family():
     from alignseg.models.zoo import list_models
 
-    family = [name for name in list_models() if not name.startswith("fapn")]
+    family = [name for name in list_models() if name.startswith(("sfnet", "fpn_ppm", "fcn"))]
     present = {p.stem for p in (REPO / "configs" / "camvid").glob("*.yaml")}
     assert set(family) <= present
     for name in family:

@@ -106,3 +106,82 @@ def test_poly_factor_arguments():
     assert poly_factor(0, total_steps=10, power=1.0, per="epoch", steps_per_epoch=3) == pytest.approx(1 - 1 / 4)
     with pytest.raises(ValueError, match="per"):
         poly_factor(0, total_steps=10, power=1.0, per="week")
+
+
+# -- layer-wise learning-rate decay (mmseg's ConvNeXt rules) -------------------------------------------------
+
+def tiny_convnext_segmentor():
+    from alignseg.models.backbones.convnext import ConvNeXt
+    from alignseg.models.decoders import FCNDecoder
+    from alignseg.models.segmentor import Segmentor
+
+    backbone = ConvNeXt((1, 1, 4, 1), (8, 8, 8, 8))
+    return Segmentor(backbone, FCNDecoder(backbone.channels, 3, channels=4))
+
+
+def expected_layer(name: str, decay_type: str, n: int) -> int:
+    """Hand-written table of the layer ids of tiny_convnext_segmentor (depths 1, 1, 4, 1)."""
+    table = {  # name prefix -> (layer_wise id, stage_wise id); None = the decoder's id n + 1
+        "backbone.stem.": (0, 0),
+        "backbone.stages.0.blocks.0.": (1, 1),
+        "backbone.stages.1.downsample.": (2, 0),
+        "backbone.stages.1.blocks.0.": (2, 2),
+        "backbone.stages.2.downsample.": (3, 0),
+        "backbone.stages.2.blocks.0.": (3, 3),
+        "backbone.stages.2.blocks.1.": (3, 3),
+        "backbone.stages.2.blocks.2.": (3, 3),
+        "backbone.stages.2.blocks.3.": (4, 3),
+        "backbone.stages.3.downsample.": (None, 0),  # layer_wise: stage 3 is layer N
+        "backbone.stages.3.blocks.0.": (None, 4),
+    }
+    for prefix, ids in table.items():
+        if name.startswith(prefix):
+            layer = ids[0 if decay_type == "layer_wise" else 1]
+            return n if layer is None else layer
+    return n + 1  # backbone.norm{i} (new output norms) and the decoder
+
+
+@pytest.mark.parametrize(("decay_type", "num_layers", "n"), [
+    ("layer_wise", None, 5),  # 3 + ceil(4 / 3)
+    ("layer_wise", 7, 7),
+    ("stage_wise", None, 4),
+    ("stage_wise", 6, 6),  # mmseg's ConvNeXt-T recipe: paramwise_cfg num_layers=6
+])
+def test_layer_decay_gives_every_parameter_its_hand_computed_lr(decay_type, num_layers, n):
+    model = tiny_convnext_segmentor()
+    config = OptimConfig(name="adamw", lr=0.1, weight_decay=0.05, no_decay_bn_bias=True, layer_decay=0.5,
+                         layer_decay_type=decay_type, layer_decay_num_layers=num_layers)
+    optimizer = build_optimizer(model, config)
+    setting = {id(p): (g["lr"], g["weight_decay"]) for g in optimizer.param_groups for p in g["params"]}
+    assert len(setting) == len(list(model.parameters()))
+    for name, param in model.named_parameters():
+        lr, wd = setting[id(param)]
+        assert lr == pytest.approx(0.1 * 0.5 ** (n + 1 - expected_layer(name, decay_type, n))), name
+        exempt = param.dim() == 1  # biases, LayerNorm/BN parameters and ConvNeXt's layer scale gamma
+        assert wd == (0.0 if exempt else 0.05), name
+    assert optimizer.param_groups[0]["lr"] == 0.1  # the decoder's group first: logged lr = base lr
+    # the poly schedule scales every group alike
+    scheduler = build_scheduler(optimizer, ScheduleConfig(power=1.0), total_steps=4, steps_per_epoch=4)
+    optimizer.step()
+    scheduler.step()
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx(
+        [0.75 * 0.1 * g["lr_scale"] for g in optimizer.param_groups])
+
+
+def test_layer_decay_without_exemption_decays_all_and_names_groups_by_layer():
+    groups = parameter_groups(tiny_convnext_segmentor(), 0.05, layer_decay=0.9)
+    assert [g["name"] for g in groups] == [f"layer{i}" for i in (6, 5, 4, 3, 2, 1, 0)]
+    assert all(g["weight_decay"] == 0.05 for g in groups)
+    assert groups[-1]["lr_scale"] == pytest.approx(0.9 ** 6)
+
+
+def test_layer_decay_on_a_backbone_without_numbering_is_a_clear_error():
+    import alignseg
+
+    model = alignseg.create_model("fcn_r18", num_classes=3)
+    with pytest.raises(ValueError, match="ResNet has no layer numbering"):
+        build_optimizer(model, OptimConfig(layer_decay=0.9))
+    with pytest.raises(ValueError, match="at least 5"):
+        parameter_groups(tiny_convnext_segmentor(), 0.0, layer_decay=0.9, layer_decay_num_layers=4)
+    with pytest.raises(ValueError, match="needs a model with a backbone"):
+        parameter_groups(Tiny(), 0.0, layer_decay=0.9)

@@ -50,6 +50,8 @@ class SegmentationDataset(Dataset):
     """The dataset's disjoint splits with labels (``alignseg data check`` visits them all by default)."""
     prepared_label_type: str | None = None
     """The ``label_type`` that reads the train-id PNGs ``alignseg data prepare`` writes (None: not offered)."""
+    sources: tuple[str, ...] = ()
+    """Names of the datasets a merged set draws from (UDS); items then carry their ``source`` name."""
 
     def __init__(
         self,
@@ -81,15 +83,28 @@ class SegmentationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
+    @property
+    def primary_length(self) -> int:
+        """Samples ``0..primary_length-1`` make up an epoch; later ones (Cityscapes coarse) are drawn only by
+        the class-uniform sampler's boost classes."""
+        return len(self)
+
     def __getitem__(self, ref: SampleRef) -> dict[str, torch.Tensor | str]:
         index, centroid = (ref, None) if isinstance(ref, int | np.integer) else ref
         image, label = self.load(int(index))
         image, label = self.transform(image, label, centroid)
-        return {
+        item: dict[str, torch.Tensor | str] = {
             "image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)),
             "label": torch.from_numpy(label.astype(np.int64)),
             "path": self.sample_name(int(index)),
         }
+        if self.sources:
+            item["source"] = self.sample_source(int(index))
+        return item
+
+    def sample_source(self, index: int) -> str:
+        """The source dataset of sample ``index`` in a merged set (see ``sources``)."""
+        raise NotImplementedError(f"{type(self).__name__} is not a merged dataset")
 
     def sample_name(self, index: int) -> str:
         """A name for the sample in outputs and messages (the image path)."""
@@ -99,7 +114,7 @@ class SegmentationDataset(Dataset):
         """The untransformed RGB ``uint8`` image and checked ``uint8`` label (train ids, 255 = ignore)."""
         image_path, label_path = self.samples[index]
         image = read_image(image_path)
-        raw = read_label(label_path)
+        raw = self.read_raw_label(label_path)
         if image.shape[:2] != raw.shape[:2]:
             raise DataError(
                 f"image {image_path} is {image.shape[1]}x{image.shape[0]} (WxH) but its label {label_path} "
@@ -119,7 +134,11 @@ class SegmentationDataset(Dataset):
     def read_label(self, index: int) -> np.ndarray:
         """The checked ``uint8`` label of sample ``index`` without its image (used to index centroids)."""
         label_path = self.samples[index][1]
-        return self.prepare_label(read_label(label_path), label_path)
+        return self.prepare_label(self.read_raw_label(label_path), label_path)
+
+    def read_raw_label(self, path: Path) -> np.ndarray:
+        """The stored values of a label file, before the lookup table (IDD overrides it for polygon JSON)."""
+        return read_label(path)
 
     def prepare_label(self, raw: np.ndarray, source: str | Path) -> np.ndarray:
         """Apply the lookup table and check the values; ``source`` names the file in error messages."""
@@ -181,11 +200,13 @@ def find_pairs(
     label_suffix: str,
     what: str,
     missing_hint: str = "",
+    label_exclude: tuple[str, ...] = (),
 ) -> list[tuple[Path, Path]]:
     """Pair every image under ``image_dir`` with the label of the same relative name under ``label_dir``.
 
     An image without a label, a label without an image, or no images at all is a DataError naming the
-    file or folder; nothing is skipped silently.
+    file or folder; nothing is skipped silently except labels ending in one of ``label_exclude`` (other
+    label types kept in the same folder, e.g. ``_labelTrainIds.png`` next to raw ``.png`` files).
     """
     for folder, kind in ((image_dir, "image"), (label_dir, "label")):
         if not folder.is_dir():
@@ -194,7 +215,7 @@ def find_pairs(
     images = _by_key(image_dir, suffixes)
     if not images:
         raise DataError(f"{what}: no images ending in {' or '.join(suffixes)} found in {image_dir}")
-    labels = _by_key(label_dir, (label_suffix,))
+    labels = _by_key(label_dir, (label_suffix,), label_exclude)
     missing = [key for key in images if key not in labels]
     orphans = [key for key in labels if key not in images]
     collected = _UNPAIRED.get()
@@ -216,15 +237,55 @@ def find_pairs(
     return [(images[key], labels[key]) for key in sorted(images)]
 
 
-def _by_key(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
-    """Files under ``folder`` ending in one of ``suffixes``, keyed by their relative path without it."""
+def _by_key(folder: Path, suffixes: tuple[str, ...], exclude: tuple[str, ...] = ()) -> dict[str, Path]:
+    """Files under ``folder`` ending in one of ``suffixes`` (not in ``exclude``), keyed by their relative path
+    without the suffix."""
     found: dict[str, Path] = {}
     for path in sorted(folder.rglob("*")):
         suffix = next((s for s in suffixes if path.name.endswith(s)), None)
-        if suffix is None or not path.is_file():
+        if suffix is None or path.name.endswith(exclude) or not path.is_file():
             continue
         key = path.relative_to(folder).as_posix()[: -len(suffix)]
         if key in found:
             raise DataError(f"{found[key]} and {path} have the same name; keep one of them")
         found[key] = path
     return found
+
+
+def read_name_list(path: Path, what: str) -> list[str]:
+    """Sample names of one split listed in ``path``, one per line (extensions, blank lines and surrounding
+    spaces ignored); a missing or empty list is a DataError naming it."""
+    if not path.is_file():
+        raise DataError(f"{what}: image list {path} does not exist")
+    names = [Path(line.strip()).stem for line in path.read_text().splitlines() if line.strip()]
+    if not names:
+        raise DataError(f"{what}: image list {path} is empty")
+    return names
+
+
+def listed_pairs(
+    names: Sequence[str],
+    image_dir: Path,
+    label_dir: Path,
+    *,
+    image_suffix: str,
+    label_suffix: str,
+    what: str,
+    listed_in: Path,
+) -> list[tuple[Path, Path]]:
+    """``(image_dir/<name><image_suffix>, label_dir/<name><label_suffix>)`` for every listed name; a missing
+    file is a DataError naming it and the list that names it."""
+    pairs = []
+    for name in names:
+        image, label = image_dir / f"{name}{image_suffix}", label_dir / f"{name}{label_suffix}"
+        for path, kind in ((image, "image"), (label, "label")):
+            if not path.is_file():
+                raise DataError(f"{what}: {kind} {path} listed in {listed_in} does not exist")
+        pairs.append((image, label))
+    return pairs
+
+
+def check_choice(what: str, key: str, value: object, valid: Sequence[object]) -> None:
+    """A DataError naming ``what``'s option ``key`` when ``value`` is not one of ``valid``."""
+    if value not in valid:
+        raise DataError(f"{what}: unknown {key} {value!r}; valid: {', '.join(str(v) for v in valid)}")

@@ -19,6 +19,11 @@ class Cityscapes(SegmentationDataset):
 
     ``labelIds`` files (the official download) are mapped to the 19 train ids with the Cityscapes table;
     ``labelTrainIds`` files (made by cityscapesScripts or ``alignseg data prepare``) are used as they are.
+
+    ``coarse=True`` appends the ~20k coarse images ``leftImg8bit/train_extra`` + ``gtCoarse/train_extra``
+    (``*_gtCoarse_<label_type>.png``, same table) after the fine ones. They are not part of an epoch
+    (``primary_length`` counts the fine images): the class-uniform sampler draws them only as extra
+    centroids of its boost classes (the released coarse boost, spec datasets.md 3).
     """
 
     splits = ("train", "val")  # test labels hold no classes (server-side evaluation)
@@ -30,6 +35,7 @@ class Cityscapes(SegmentationDataset):
         split: str = "train",
         label_type: Literal["labelIds", "labelTrainIds"] = "labelIds",
         *,
+        coarse: bool = False,
         transform: Transform | None = None,
     ):
         root = Path(root)
@@ -53,6 +59,16 @@ class Cityscapes(SegmentationDataset):
                 what=f"Cityscapes {part}",
                 missing_hint=hint,
             )
+        self.fine_count = len(samples)
+        if coarse:
+            samples += find_pairs(
+                root / "leftImg8bit" / "train_extra",
+                root / "gtCoarse" / "train_extra",
+                image_suffixes="_leftImg8bit.png",
+                label_suffix=f"_gtCoarse_{label_type}.png",
+                what="Cityscapes train_extra (coarse)",
+                missing_hint=hint,
+            )
         super().__init__(
             samples,
             CITYSCAPES_CLASSES,
@@ -60,3 +76,7 @@ class Cityscapes(SegmentationDataset):
             label_map=CITYSCAPES_ID_TO_TRAINID if label_type == "labelIds" else None,
             transform=transform,
         )
+
+    @property
+    def primary_length(self) -> int:
+        return self.fine_count

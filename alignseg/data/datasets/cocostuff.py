@@ -1,13 +1,19 @@
-"""COCO-Stuff-10K in its release layout (image lists + ``.mat`` labels), as 171 train ids."""
+"""COCO-Stuff: the 10K release (image lists + ``.mat`` labels) and the 164K release (PNGs), as 171 train ids."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from alignseg.data.datasets.base import SegmentationDataset
+from alignseg.data.datasets.base import SegmentationDataset, check_choice, find_pairs, listed_pairs, read_name_list
 from alignseg.data.errors import DataError
-from alignseg.data.labels import COCO_STUFF_CLASSES, COCO_STUFF_MAT_TO_TRAIN, COCO_STUFF_PNG_TO_TRAIN, LabelMap
+from alignseg.data.labels import (
+    COCO_STUFF_CLASSES,
+    COCO_STUFF_MAT_TO_TRAIN,
+    COCO_STUFF_PALETTE,
+    COCO_STUFF_PNG_TO_TRAIN,
+    LabelMap,
+)
 from alignseg.data.transforms import Transform
 
 COCO_STUFF_10K_SPLITS = {"train": "train", "test": "test", "val": "test", "all": "all"}
@@ -50,24 +56,60 @@ class CocoStuff10k(SegmentationDataset):
             raise DataError(f"COCO-Stuff-10K: unknown label_type {label_type!r}; valid: {', '.join(LABEL_FILES)}")
         self.root, self.split, self.label_type = root, split, label_type
         suffix, label_map = LABEL_FILES[label_type]
-        samples = []
-        for name in read_image_list(root / "imageLists" / f"{COCO_STUFF_10K_SPLITS[split]}.txt"):
-            image, label = root / "images" / f"{name}.jpg", root / "annotations" / f"{name}{suffix}"
-            for path, kind in ((image, "image"), (label, "label")):
-                if not path.is_file():
-                    raise DataError(f"COCO-Stuff-10K {split}: {kind} {path} listed in imageLists does not exist")
-            samples.append((image, label))
-        super().__init__(samples, COCO_STUFF_CLASSES, label_map=label_map, transform=transform)
-
-
-def read_image_list(path: Path) -> list[str]:
-    """Image names of one split, one per line (extensions, blank lines and surrounding spaces ignored)."""
-    if not path.is_file():
-        raise DataError(
-            f"COCO-Stuff-10K: image list {path} does not exist; expected the release layout "
-            "images/, annotations/ and imageLists/{train,test}.txt under the root"
+        list_path = root / "imageLists" / f"{COCO_STUFF_10K_SPLITS[split]}.txt"
+        if not list_path.is_file():
+            raise DataError(
+                f"COCO-Stuff-10K: image list {list_path} does not exist; expected the release layout "
+                "images/, annotations/ and imageLists/{train,test}.txt under the root"
+            )
+        samples = listed_pairs(
+            read_name_list(list_path, "COCO-Stuff-10K"),
+            root / "images",
+            root / "annotations",
+            image_suffix=".jpg",
+            label_suffix=suffix,
+            what=f"COCO-Stuff-10K {split}",
+            listed_in=list_path,
         )
-    names = [Path(line.strip()).stem for line in path.read_text().splitlines() if line.strip()]
-    if not names:
-        raise DataError(f"COCO-Stuff-10K: image list {path} is empty")
-    return names
+        super().__init__(samples, COCO_STUFF_CLASSES, palette=COCO_STUFF_PALETTE, label_map=label_map,
+                         transform=transform)
+
+
+
+COCO_STUFF_164K_SPLITS = {"train": "train2017", "val": "val2017"}
+
+
+class CocoStuff164k(SegmentationDataset):
+    """``images/{train2017,val2017}/<id>.jpg`` + ``annotations/<same>/<id>.png`` (mmsegmentation's layout).
+
+    ``stuffthingmaps`` labels (the official PNGs: COCO-Stuff id - 1, 255 unlabeled) go through the same
+    171-class table as COCO-Stuff-10K's PNGs; ``labelTrainIds`` reads the ``<id>_labelTrainIds.png`` files
+    that mmsegmentation's converter writes beside them (spec datasets.md 10).
+    """
+
+    splits = ("train", "val")
+    prepared_label_type = "labelTrainIds"
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        label_type: Literal["stuffthingmaps", "labelTrainIds"] = "stuffthingmaps",
+        *,
+        transform: Transform | None = None,
+    ):
+        check_choice("COCO-Stuff-164K", "split", split, tuple(COCO_STUFF_164K_SPLITS))
+        check_choice("COCO-Stuff-164K", "label_type", label_type, ("stuffthingmaps", "labelTrainIds"))
+        self.root, self.split, self.label_type = Path(root), split, label_type
+        suffix, label_map = LABEL_FILES[label_type]
+        folder = COCO_STUFF_164K_SPLITS[split]
+        samples = find_pairs(
+            self.root / "images" / folder,
+            self.root / "annotations" / folder,
+            image_suffixes=".jpg",
+            label_suffix=suffix,
+            what=f"COCO-Stuff-164K {split}",
+            label_exclude=("_labelTrainIds.png",) if label_type == "stuffthingmaps" else (),
+        )
+        super().__init__(samples, COCO_STUFF_CLASSES, palette=COCO_STUFF_PALETTE, label_map=label_map,
+                         transform=transform)

@@ -9,12 +9,13 @@ from typing import Any
 
 from ..weights import WeightsError, load_strict, read_state_dict
 from .base import Backbone, FeatureInfo
+from .convnext import ConvNeXt, convnext_base, convnext_large, convnext_small, convnext_tiny
 from .dfnet import DFNet1, DFNet2, df1, df2
 from .resnet import ResNet, resnet18, resnet34, resnet50, resnet101
 from .stdc import STDCNet, stdc1, stdc2
 
 __all__ = [
-    "BACKBONES", "Backbone", "DFNet1", "DFNet2", "FeatureInfo", "ResNet", "STDCNet", "UnknownBackboneError",
+    "BACKBONES", "Backbone", "ConvNeXt", "DFNet1", "DFNet2", "FeatureInfo", "ResNet", "STDCNet", "UnknownBackboneError",
     "build_backbone",
 ]
 
@@ -29,6 +30,10 @@ BACKBONES: dict[str, Callable[..., Backbone]] = {
     "stdc2": stdc2,
     "df1": df1,
     "df2": df2,
+    "convnext_tiny": convnext_tiny,
+    "convnext_small": convnext_small,
+    "convnext_base": convnext_base,
+    "convnext_large": convnext_large,
 }
 
 

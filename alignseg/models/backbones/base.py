@@ -37,6 +37,18 @@ class Backbone(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def lr_min_num_layers(self, decay_type: str) -> int:
+        """For layer-wise lr decay: the smallest layer count that numbers every backbone layer (see
+        :meth:`lr_layer_id`). Backbones without a layer numbering raise ``NotImplementedError``."""
+        raise NotImplementedError(f"{type(self).__name__} has no layer numbering for layer-wise learning-rate "
+                                  "decay (ConvNeXt backbones have one)")
+
+    def lr_layer_id(self, name: str, decay_type: str, num_layers: int) -> int:
+        """For layer-wise lr decay: the layer id (0 = stem … ``num_layers``; ``num_layers + 1`` = trained at
+        the decoder's rate) of the backbone parameter ``name``. Raises ``NotImplementedError`` by default."""
+        raise NotImplementedError(f"{type(self).__name__} has no layer numbering for layer-wise learning-rate "
+                                  "decay (ConvNeXt backbones have one)")
+
     @classmethod
     def remap_pretrained(
         cls, state_dict: dict[str, torch.Tensor]

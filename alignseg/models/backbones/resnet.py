@@ -103,11 +103,15 @@ def _shortcut(in_ch: int, out_ch: int, stride: int) -> nn.Sequential | None:
 
 def make_layer(
     block: type[BasicBlock | Bottleneck], in_ch: int, planes: int, blocks: int, *, stride: int = 1,
-    dilation: int = 1, stride_in_1x1: bool = False,
+    dilation: int = 1, first_dilation: int | None = None, stride_in_1x1: bool = False,
 ) -> nn.Sequential:
-    """A stage of ``blocks`` residual blocks; only the first one strides (and projects if needed)."""
+    """A stage of ``blocks`` residual blocks; only the first one strides (and projects if needed).
+
+    The first block's 3×3 gets ``first_dilation`` (default ``dilation``), the others ``dilation``.
+    """
     extra = {"stride_in_1x1": True} if stride_in_1x1 else {}
-    layers = [block(in_ch, planes, stride=stride, dilation=dilation, **extra)]
+    first = dilation if first_dilation is None else first_dilation
+    layers = [block(in_ch, planes, stride=stride, dilation=first, **extra)]
     layers += [block(planes * block.expansion, planes, dilation=dilation) for _ in range(blocks - 1)]
     return nn.Sequential(*layers)
 
@@ -119,10 +123,14 @@ class ResNet(Backbone):
     ``stem="standard"`` is torchvision's 7×7 stem. ``dilated=True`` is the released "variant D": the
     3×3 ``conv2`` of layer3/layer4 get dilation 2/4 while the strides stay, so the output stride is 32.
     ``stride_in_1x1=True`` (bottleneck depths only) is detectron2's MSRA layout (see :class:`Bottleneck`).
+    ``output_stride`` 16 or 8 is the DeepLab dilated trunk: the last (16) or last two (8) stages do not
+    stride and dilate their 3×3 convs by 2 (layer4 at 8: 4) instead, the first block of each such stage
+    keeping the previous dilation (torchvision's ``replace_stride_with_dilation``, mmseg's
+    ``contract_dilation``); the feature strides become 4, 8, 16, 16 (or 4, 8, 8, 8).
     """
 
     def __init__(self, *, depth: Literal[18, 34, 50, 101], stem: Stem = "deep", dilated: bool = False,
-                 in_channels: int = 3, stride_in_1x1: bool = False) -> None:
+                 in_channels: int = 3, stride_in_1x1: bool = False, output_stride: Literal[8, 16, 32] = 32) -> None:
         super().__init__()
         if depth not in _ARCHS:
             raise ValueError(f"ResNet depth must be one of {sorted(_ARCHS)}, got {depth!r}")
@@ -131,8 +139,14 @@ class ResNet(Backbone):
         kind, counts = _ARCHS[depth]
         if stride_in_1x1 and kind != "bottleneck":
             raise ValueError(f"stride_in_1x1 applies to bottleneck ResNets (50, 101), not ResNet-{depth}")
+        if output_stride not in (8, 16, 32):
+            raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
+        if dilated and output_stride != 32:
+            raise ValueError("dilated=True (released variant D, output stride 32) and output_stride < 32 exclude "
+                             "each other")
         block = BasicBlock if kind == "basic" else Bottleneck
         self.depth, self.stem, self.dilated, self.in_channels = depth, stem, dilated, in_channels
+        self.output_stride = output_stride
         self.stride_in_1x1 = stride_in_1x1
 
         if stem == "deep":
@@ -151,13 +165,19 @@ class ResNet(Backbone):
 
         widths = (64, 128, 256, 512)
         dilations = (1, 1, 2, 4) if dilated else (1, 1, 1, 1)
-        in_ch = stem_ch
-        for i, (planes, n, dil) in enumerate(zip(widths, counts, dilations, strict=True)):
-            layer = make_layer(block, in_ch, planes, n, stride=1 if i == 0 else 2, dilation=dil,
+        strides = (1, 2, 2, 2)
+        if output_stride < 32:  # DeepLab: trade the last strides for dilation
+            dilations = (1, 1, 1, 2) if output_stride == 16 else (1, 1, 2, 4)
+            strides = (1, 2, 2, 1) if output_stride == 16 else (1, 2, 1, 1)
+        in_ch, previous, stride_so_far, feature_strides = stem_ch, 1, 4, []
+        for i, (planes, n, dil, stride) in enumerate(zip(widths, counts, dilations, strides, strict=True)):
+            first = previous if output_stride < 32 else dil
+            layer = make_layer(block, in_ch, planes, n, stride=stride, dilation=dil, first_dilation=first,
                                stride_in_1x1=stride_in_1x1)
             self.add_module(f"layer{i + 1}", layer)
-            in_ch = planes * block.expansion
-        self.feature_info = [FeatureInfo(w * block.expansion, s) for w, s in zip(widths, (4, 8, 16, 32),
+            in_ch, previous, stride_so_far = planes * block.expansion, dil, stride_so_far * stride
+            feature_strides.append(stride_so_far)
+        self.feature_info = [FeatureInfo(w * block.expansion, s) for w, s in zip(widths, feature_strides,
                                                                                  strict=True)]
         init_conv_bn(self)
 
@@ -192,23 +212,27 @@ class ResNet(Backbone):
         return out, dropped
 
 
-def resnet18(*, stem: Stem = "deep", dilated: bool = False, in_channels: int = 3) -> ResNet:
+def resnet18(*, stem: Stem = "deep", dilated: bool = False, in_channels: int = 3,
+             output_stride: Literal[8, 16, 32] = 32) -> ResNet:
     """ResNet-18 (BasicBlock [2, 2, 2, 2]); features 64/128/256/512 channels."""
-    return ResNet(depth=18, stem=stem, dilated=dilated, in_channels=in_channels)
+    return ResNet(depth=18, stem=stem, dilated=dilated, in_channels=in_channels, output_stride=output_stride)
 
 
-def resnet34(*, stem: Stem = "deep", dilated: bool = False, in_channels: int = 3) -> ResNet:
+def resnet34(*, stem: Stem = "deep", dilated: bool = False, in_channels: int = 3,
+             output_stride: Literal[8, 16, 32] = 32) -> ResNet:
     """ResNet-34 (BasicBlock [3, 4, 6, 3]); features 64/128/256/512 channels."""
-    return ResNet(depth=34, stem=stem, dilated=dilated, in_channels=in_channels)
+    return ResNet(depth=34, stem=stem, dilated=dilated, in_channels=in_channels, output_stride=output_stride)
 
 
 def resnet50(*, stem: Stem = "deep", dilated: bool = False, in_channels: int = 3,
-             stride_in_1x1: bool = False) -> ResNet:
+             stride_in_1x1: bool = False, output_stride: Literal[8, 16, 32] = 32) -> ResNet:
     """ResNet-50 (Bottleneck [3, 4, 6, 3]); features 256/512/1024/2048 channels."""
-    return ResNet(depth=50, stem=stem, dilated=dilated, in_channels=in_channels, stride_in_1x1=stride_in_1x1)
+    return ResNet(depth=50, stem=stem, dilated=dilated, in_channels=in_channels, stride_in_1x1=stride_in_1x1,
+                  output_stride=output_stride)
 
 
 def resnet101(*, stem: Stem = "deep", dilated: bool = False, in_channels: int = 3,
-              stride_in_1x1: bool = False) -> ResNet:
+              stride_in_1x1: bool = False, output_stride: Literal[8, 16, 32] = 32) -> ResNet:
     """ResNet-101 (Bottleneck [3, 4, 23, 3]); features 256/512/1024/2048 channels."""
-    return ResNet(depth=101, stem=stem, dilated=dilated, in_channels=in_channels, stride_in_1x1=stride_in_1x1)
+    return ResNet(depth=101, stem=stem, dilated=dilated, in_channels=in_channels, stride_in_1x1=stride_in_1x1,
+                  output_stride=output_stride)

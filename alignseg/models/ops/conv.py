@@ -16,6 +16,7 @@ class ConvBNAct(nn.Sequential):
         *,
         stride: int = 1,
         dilation: int = 1,
+        groups: int = 1,
         bias: bool = False,
         act: bool = True,
     ) -> None:
@@ -27,6 +28,7 @@ class ConvBNAct(nn.Sequential):
             stride=stride,
             padding=kernel_size // 2 * dilation,
             dilation=dilation,
+            groups=groups,
             bias=bias,
         )
         self.bn = nn.BatchNorm2d(out_channels)

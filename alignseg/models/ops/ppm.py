@@ -12,16 +12,21 @@ from .resize import adaptive_avg_pool2d, resize_like
 
 
 class PoolingBranch(nn.Module):
-    """Adaptive average pool to ``bins×bins`` → 1×1 conv (no bias) → BN (no ReLU, as released)."""
+    """Adaptive average pool to ``bins×bins`` → 1×1 conv (no bias) → BN (no ReLU, as released SFNet), resized
+    back to the input. ``act=True`` adds a ReLU and ``align_corners=False`` resizes as mmseg does (its PPM
+    branches and DeepLab's image pooling)."""
 
-    def __init__(self, in_channels: int, out_channels: int, bins: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, bins: int, *, act: bool = False,
+                 align_corners: bool = True) -> None:
         super().__init__()
-        self.bins = bins
+        self.bins, self.align_corners = bins, align_corners
         self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)
         self.bn = nn.BatchNorm2d(out_channels)
+        self.act = nn.ReLU(inplace=True) if act else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
-        return resize_like(self.bn(self.conv(adaptive_avg_pool2d(x, self.bins))), x.shape[-2:])
+        pooled = self.act(self.bn(self.conv(adaptive_avg_pool2d(x, self.bins))))
+        return resize_like(pooled, x.shape[-2:], align_corners=self.align_corners)
 
 
 class PyramidPoolingModule(nn.Module):
