@@ -63,6 +63,8 @@ def build_config(args: argparse.Namespace, model: str):
         f"schedule.warmup_iters={args.warmup}",
         f"train.max_epochs={args.epochs}",
         f"train.seed={args.seed}",
+        f"train.precision={args.precision}",
+        f"train.channels_last={str(args.channels_last).lower()}",
         "train.accelerator=cpu",
         "train.progress_bar=false",
         "train.log_every_n_steps=5",
@@ -95,7 +97,8 @@ def settings(args: argparse.Namespace) -> dict:
         "scale_range": list(args.scale_range), "pad_value": args.pad_value, "pad_position": args.pad_position,
         "batch_size": args.batch_size, "optimizer": args.optimizer, "lr": args.lr,
         "weight_decay": args.weight_decay, "warmup_iters": args.warmup, "class_uniform_pct": args.class_uniform,
-        "seed": args.seed, "workers": args.workers, "threads": args.threads, "limit_train_batches": args.limit_train,
+        "seed": args.seed, "precision": args.precision, "channels_last": args.channels_last,
+        "workers": args.workers, "threads": args.threads, "limit_train_batches": args.limit_train,
         "limit_val_batches": args.limit_val, "root": str(args.root),
     }
 
@@ -127,7 +130,7 @@ def markdown(record: dict) -> str:
         f"- training: fresh weights (no ImageNet), {s['optimizer']} lr {s['lr']} weight decay {s['weight_decay']} "
         f"(norm layers and biases exempt), poly 0.9 per iteration after {s['warmup_iters']} warm-up iterations, "
         f"cross-entropy, batch {s['batch_size']}, {s['epochs']} epoch(s), seed {s['seed']} (same data order for "
-        "every model)",
+        f"every model), precision {s.get('precision', '32-true')}, channels-last {s.get('channels_last', False)}",
         f"- machine: {record['machine']['cpus']} CPUs, torch threads: {record['machine']['cpu_threads']}, torch "
         f"{record['machine']['torch']}; load average at the end {record['machine']['load_average_at_end']} "
         "(the machine was shared with other jobs: wall times are indicative only)",
@@ -178,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--class-uniform", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", choices=["32-true", "bf16-mixed"], default="32-true",
+                        help="bf16-mixed: autocast to bfloat16 (AMX on CPUs that have it)")
+    parser.add_argument("--channels-last", action="store_true", help="weights and batches in NHWC")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: on a machine busy with other jobs, more threads than "

@@ -147,6 +147,7 @@ class TrainConfig:
     max_epochs: int | None = None
     max_steps: int | None = None  # optimizer steps; exactly one of max_epochs / max_steps
     precision: Literal["32-true", "16-mixed", "bf16-mixed"] = "32-true"
+    channels_last: bool = False  # model weights and input batches in NHWC (faster convolutions with oneDNN/cuDNN)
     seed: int = 0
     deterministic: bool = False
     threads: int | None = None  # CPU threads for torch per process; None: torch's default (the cores)

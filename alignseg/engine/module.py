@@ -155,12 +155,20 @@ class SegmentationModule(L.LightningModule):
             aux_heads=config.model.aux_heads,
             decoder_options=config.model.decoder_options or None,
         )
+        if config.train.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.criterion = criterion_for(config, self.model, num_classes, ignore_index)
         self.confusion = ConfusionMatrix(num_classes, ignore_index)
         self.metrics: SegmentationMetrics | None = None
         self.history: list[dict[str, float]] = []
 
     # -- training ------------------------------------------------------------------------------------
+
+    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
+        """Images in NHWC when ``train.channels_last`` (the model's weights are converted in ``__init__``)."""
+        if self.config.train.channels_last:
+            batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+        return batch
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         images, labels = batch["image"], batch["label"]
