@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
-import json
 import shlex
 import statistics
 import sys
@@ -135,14 +134,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write(args: argparse.Namespace, command: str, results: list[dict], not_run: list[str]) -> None:
-    from alignseg.fileio import atomic_write
+    from bench_report import write_report
 
     record = {"command": command.strip(), "settings": camvid_train.settings(args), "machine": camvid_train.machine(),
               "results": results, "not_run": not_run}
     del record["settings"]["seed"], record["settings"]["pad_value"], record["settings"]["pad_position"]
-    text = json.dumps(record, indent=2) + "\n"
-    atomic_write(args.output.with_suffix(".json"), lambda f: f.write(text.encode()))
-    atomic_write(args.output.with_suffix(".md"), lambda f: f.write(markdown(record).encode()))
+    write_report(record, args.output.with_suffix(".json"), markdown(record))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import resource
@@ -147,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import cv2
     import torch
-
-    from alignseg.fileio import atomic_write
+    from bench_report import write_report
 
     before = list(os.getloadavg())
     results = []
@@ -170,9 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                     "load_average_after": list(os.getloadavg())},
     }
     record["command"] = record["command"].strip()
-    text = json.dumps(record, indent=2) + "\n"
-    atomic_write(args.output.with_suffix(".json"), lambda f: f.write(text.encode()))
-    atomic_write(args.output.with_suffix(".md"), lambda f: f.write(markdown(record).encode()))
+    write_report(record, args.output.with_suffix(".json"), markdown(record))
     print(f"wrote {args.output} and {args.output.with_suffix('.json')}")
     return 0
 
