@@ -7,12 +7,12 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .commands import bench, convert, demo, evaluate, export, models, plot, predict, train
+from .commands import bench, convert, data, demo, evaluate, export, models, plot, predict, train
 from .deploy.extras import MissingExtraError
 from .engine.guards import TrainingDiverged
 
 # Each module adds its subcommands; the order here is the order of `alignseg --help`.
-COMMAND_MODULES = (models, demo, train, evaluate, plot, predict, convert, export, bench)
+COMMAND_MODULES = (models, demo, train, evaluate, plot, predict, convert, export, bench, data)
 
 
 def build_parser() -> argparse.ArgumentParser:

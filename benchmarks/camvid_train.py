@@ -46,7 +46,9 @@ def build_config(args: argparse.Namespace, model: str):
         "data.train_split=train",
         "data.val_split=val",
         f"data.crop_size=[{args.crop[0]}, {args.crop[1]}]",
-        f"data.scale_range=[{0.75 * s}, {1.25 * s}]",
+        f"data.scale_range=[{args.scale_range[0] * s}, {args.scale_range[1] * s}]",
+        f"data.pad_value={args.pad_value}",
+        f"data.pad_position={args.pad_position}",
         "data.color_jitter=0.25",
         f"data.class_uniform_pct={args.class_uniform}",
         f"data.batch_size={args.batch_size}",
@@ -92,6 +94,7 @@ def write_results(args: argparse.Namespace, results: list[dict], command: str) -
 def settings(args: argparse.Namespace) -> dict:
     return {
         "models": list(args.models), "epochs": args.epochs, "image_scale": args.image_scale, "crop": list(args.crop),
+        "scale_range": list(args.scale_range), "pad_value": args.pad_value, "pad_position": args.pad_position,
         "batch_size": args.batch_size, "optimizer": args.optimizer, "lr": args.lr,
         "weight_decay": args.weight_decay, "warmup_iters": args.warmup, "class_uniform_pct": args.class_uniform,
         "seed": args.seed, "precision": args.precision, "channels_last": args.channels_last,
@@ -120,7 +123,8 @@ def markdown(record: dict) -> str:
         "",
         f"- data: CamVid (SegNet 11-class release) train split ({batches} batches per epoch), validated on the "
         "val split after every epoch;",
-        f"  images scaled by {s['image_scale']} (±25% jitter during training), training crops "
+        f"  images scaled by {s['image_scale']} (times {s['scale_range'][0]}..{s['scale_range'][1]} during "
+        f"training, padding {s['pad_value']} {s['pad_position']}), training crops "
         f"{s['crop'][0]}×{s['crop'][1]}, flip, colour jitter 0.25, class-uniform sampling {s['class_uniform_pct']};",
         "  validation on whole val images at the same scale, logits resized to the full 480×360 labels, no flip",
         f"- training: fresh weights (no ImageNet), {s['optimizer']} lr {s['lr']} weight decay {s['weight_decay']} "
@@ -161,12 +165,16 @@ def markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help=f"CamVid folder (default {DEFAULT_ROOT})")
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS))
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--image-scale", type=float, default=0.5)
+    parser.add_argument("--scale-range", type=float, nargs=2, default=[0.75, 1.25], metavar=("LOW", "HIGH"),
+                        help="training scale jitter, relative to --image-scale")
+    parser.add_argument("--pad-value", choices=["zero", "mean"], default="zero")
+    parser.add_argument("--pad-position", choices=["center", "bottom_right"], default="center")
     parser.add_argument("--crop", type=int, nargs=2, default=[96, 128], metavar=("H", "W"))
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--optimizer", choices=["sgd", "adamw"], default="adamw")
@@ -186,42 +194,62 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit-val", type=float, default=1.0, help="val batches (>1) or fraction")
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "benchmarks" / "camvid_train")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "camvid_train.md")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
     args.limit_train = int(args.limit_train) if args.limit_train > 1 else args.limit_train
     args.limit_val = int(args.limit_val) if args.limit_val > 1 else args.limit_val
-    if not (args.root / "images").is_dir() and not (args.root / "train").is_dir():
-        print(f"CamVid not found at {args.root}: skipping the benchmark (give --root DIR)")
-        return 0
+    return args
 
+
+def camvid_found(args: argparse.Namespace) -> bool:
+    if (args.root / "images").is_dir() or (args.root / "train").is_dir():
+        return True
+    print(f"CamVid not found at {args.root}: skipping the benchmark (give --root DIR)")
+    return False
+
+
+def train_one(args: argparse.Namespace, model: str) -> tuple[dict, object]:
+    """Train ``model`` with the benchmark settings; returns its result row and the trained module."""
     from alignseg.engine.trainer import fit
 
+    config = build_config(args, model)
+    print(f"== {model}: {args.epochs} epoch(s)", flush=True)
+    start = time.perf_counter()
+    result = fit(config, loggers=True)
+    seconds = time.perf_counter() - start
+    module, metrics = result.module, result.metrics
+    row = {
+        "model": model,
+        "params": sum(p.numel() for p in module.model.parameters()),
+        "iterations": module.global_step,
+        "seconds": seconds,
+        "curve": [{"epoch": h["epoch"] + 1, "step": h["step"], "miou": h["miou"],
+                   "pixel_accuracy": h["pixel_accuracy"]} for h in result.history],
+        "final_miou": metrics.miou if metrics else None,
+        "best_miou": result.best_miou,
+        "pixel_accuracy": metrics.pixel_accuracy if metrics else None,
+        "iou": dict(zip(module.class_names, metrics.iou.tolist(), strict=True)) if metrics else {},
+        "output_dir": str(result.output_dir),
+    }
+    print(f"== {model}: {seconds / 60:.1f} min, final val mIoU {percent(row['final_miou'])}", flush=True)
+    return row, module
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not camvid_found(args):
+        return 0
     command = " ".join(["python benchmarks/camvid_train.py", shlex.join(argv if argv is not None else sys.argv[1:])])
     command = command.strip()
     results: list[dict] = []
     for model in args.models:
-        config = build_config(args, model)
-        print(f"== {model}: {args.epochs} epoch(s)", flush=True)
-        start = time.perf_counter()
-        result = fit(config, loggers=True)
-        seconds = time.perf_counter() - start
-        module = result.module
-        metrics = result.metrics
-        results.append({
-            "model": model,
-            "params": sum(p.numel() for p in module.model.parameters()),
-            "iterations": module.global_step,
-            "seconds": seconds,
-            "curve": [{"epoch": h["epoch"] + 1, "step": h["step"], "miou": h["miou"],
-                       "pixel_accuracy": h["pixel_accuracy"]} for h in result.history],
-            "final_miou": metrics.miou if metrics else None,
-            "best_miou": result.best_miou,
-            "pixel_accuracy": metrics.pixel_accuracy if metrics else None,
-            "iou": dict(zip(module.class_names, metrics.iou.tolist(), strict=True)) if metrics else {},
-            "output_dir": str(result.output_dir),
-        })
-        print(f"== {model}: {seconds / 60:.1f} min, final val mIoU {percent(results[-1]['final_miou'])}", flush=True)
+        row, module = train_one(args, model)
+        results.append(row)
         write_results(args, results, command)
-        del module, result
+        del module
     print(f"wrote {args.output} and {args.output.with_suffix('.json')}")
     return 0
 

@@ -24,6 +24,11 @@ from alignseg.data.normalize import IMAGENET_MEAN, IMAGENET_STD
 
 Centroid = tuple[float, float]
 _INTERPOLATION = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
+PAD_VALUES = ("zero", "mean")
+PAD_POSITIONS = {"center": "center", "bottom_right": "top_left"}
+"""Where the padding goes -> albumentations' ``position``, which names where the *image* is placed."""
+_PADDING = "padding"
+"""The extra mask target that marks padded pixels (255) when ``pad_value='mean'`` must zero them at the end."""
 
 
 class Transform(Protocol):
@@ -73,11 +78,15 @@ class SegmentationTransform:
     from torch's global generator, so ``torch.manual_seed`` makes augmentation reproducible.
     """
 
-    def __init__(self, transforms: list[A.BasicTransform], seed: int | None = None):
+    def __init__(self, transforms: list[A.BasicTransform], seed: int | None = None, *, zero_padding: bool = False):
         # Only geometric pipelines carry the centroid (as a keypoint); pixel-only ones ignore it.
         self.moves_pixels = any(isinstance(t, A.DualTransform) for t in transforms)
         points = A.KeypointParams(format="xy", remove_invisible=False) if self.moves_pixels else None
-        self.pipeline = A.Compose(transforms, keypoint_params=points)
+        # zero_padding: a mask of zeros travels with the label; pixels padded into it (255) are set to 0
+        # after normalisation, so padding is exactly the mean colour whatever colour jitter or blur did.
+        self.zero_padding = zero_padding
+        targets = {_PADDING: "mask"} if zero_padding else None
+        self.pipeline = A.Compose(transforms, keypoint_params=points, additional_targets=targets)
         self.pipeline.set_random_seed(int(torch.randint(0, 2**31 - 1, ())) if seed is None else seed)
         self._worker_seed: int | None = None
 
@@ -93,7 +102,10 @@ class SegmentationTransform:
             return out["image"], out["mask"]
         # The keypoint is the centre of the centroid pixel in albumentations' continuous coordinates.
         points = np.zeros((0, 2), np.float32) if centroid is None else np.array([centroid], np.float32) + 0.5
-        out = self.pipeline(image=image, mask=label, keypoints=points)
+        extra = {_PADDING: np.zeros(label.shape, np.uint8)} if self.zero_padding else {}
+        out = self.pipeline(image=image, mask=label, keypoints=points, **extra)
+        if self.zero_padding:
+            out["image"][out[_PADDING] != 0] = 0.0
         return out["image"], out["mask"]
 
 
@@ -110,11 +122,19 @@ def train_transforms(
     color_jitter: float | None = 0.25,
     blur_sigma: tuple[float, float] | None = (0.15, 1.30),
     interpolation: Literal["bilinear", "bicubic"] = "bilinear",
+    pad_value: Literal["zero", "mean"] = "zero",
+    pad_position: Literal["center", "bottom_right"] = "center",
     mean: tuple[float, float, float] = IMAGENET_MEAN,
     std: tuple[float, float, float] = IMAGENET_STD,
     seed: int | None = None,
 ) -> SegmentationTransform:
     """SFNet training pipeline: random scale, pad (image 0 / label 255), crop, flip, colour, blur, normalise.
+
+    Images scaled below the crop size are padded to it (labels with 255). The released SFNet code pads
+    with black (``pad_value='zero'``: 0 before normalisation, then colour-jittered with the image) and
+    centres the image (``pad_position='center'``); the common toolboxes pad with the mean colour
+    (``'mean'``: exactly 0 after normalisation, untouched by colour jitter and blur) at the bottom and right
+    (``'bottom_right'``: the image at the top-left corner).
 
     ``scale_range`` is (0.5, 2.0) in the released code and (0.75, 2.0) in the paper; ``scale_choices``
     replaces it with a uniform draw from a set (FaPN's {0.75, 1, ..., 2.0}). ``color_jitter`` s draws
@@ -128,14 +148,20 @@ def train_transforms(
         raise ValueError(f"scale_range must satisfy 0 < low <= high, got {scale_range}")
     if interpolation not in _INTERPOLATION:
         raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATION)}, got {interpolation!r}")
+    if pad_value not in PAD_VALUES:
+        raise ValueError(f"pad_value must be one of {', '.join(PAD_VALUES)}, got {pad_value!r}")
+    if pad_position not in PAD_POSITIONS:
+        raise ValueError(f"pad_position must be one of {', '.join(PAD_POSITIONS)}, got {pad_position!r}")
+    # 'mean' fills with the rounded mean colour so that blur mixes it, not black, into the image border.
+    fill = 0 if pad_value == "zero" else tuple(round(255 * m) for m in mean)
     steps: list[A.BasicTransform] = [
         _random_scale(scale_range, scale_choices, _INTERPOLATION[interpolation]),
         A.PadIfNeeded(
             min_height=height,
             min_width=width,
-            position="center",
+            position=PAD_POSITIONS[pad_position],
             border_mode=cv2.BORDER_CONSTANT,
-            fill=0,
+            fill=fill,
             fill_mask=IGNORE_INDEX,
         ),
         CentroidCrop(height, width),
@@ -148,7 +174,7 @@ def train_transforms(
     if blur_sigma is not None:
         steps.append(A.GaussianBlur(sigma_limit=blur_sigma, blur_limit=0, p=1.0))
     steps.append(_normalize(mean, std))
-    return SegmentationTransform(steps, seed=seed)
+    return SegmentationTransform(steps, seed=seed, zero_padding=pad_value == "mean")
 
 
 def _random_scale(scale_range: tuple[float, float], choices: Sequence[float] | None,

@@ -85,6 +85,8 @@ class DataConfig:
     blur: bool = False  # Gaussian blur with sigma in blur_sigma on every sample
     blur_sigma: list[float] = field(default_factory=lambda: [0.15, 1.30])
     interpolation: Literal["bilinear", "bicubic"] = "bilinear"
+    pad_value: Literal["zero", "mean"] = "zero"  # crops of scaled-down images: black (released) or the mean colour
+    pad_position: Literal["center", "bottom_right"] = "center"  # padding around the image (released) or after it
     class_uniform_pct: float = 0.0  # 0 = plain seeded shuffling
     class_uniform_tile: int = 1024
     # coarse boost (SFNet-Lite Cityscapes scripts: [14, 15, 16, 3, 12, 17, 4]): these classes also draw their

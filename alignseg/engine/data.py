@@ -198,6 +198,8 @@ def build_train_transform(config: DataConfig, seed: int = 0) -> ReseedingTransfo
         color_jitter=config.color_jitter or None,
         blur_sigma=tuple(config.blur_sigma) if config.blur else None,
         interpolation=config.interpolation,
+        pad_value=config.pad_value,
+        pad_position=config.pad_position,
         seed=seed,
     )
     return ReseedingTransform(inner)

@@ -477,6 +477,9 @@ def _hfgm(decoder: str, decoder_options: dict[str, Any] | None = None, **options
 
 
 _USFPN = {"lateral_kernel": 3, "top": "none"}
+# ConvNeXt's output LayerNorms of C2..C4 feed only the upsampler, behind HFGD's stop-gradient: no loss trains
+# them (they stay the identity affine they start as, or what an ImageNet/segmentation file holds).
+_CONVNEXT_SG_NORMS = ("backbone.norm0.*", "backbone.norm1.*", "backbone.norm2.*")
 
 _ENTRIES += [
     ZooEntry(
@@ -557,6 +560,7 @@ _ENTRIES += [
     ZooEntry(
         "hfgd_convnext_l_os4", "convnext_large", "hfgm", None, {},
         _hfgm("semantic_fpn", _USFPN, wide_channels=2048), converter=None, loss_defaults=_HFGD_LOSS,
+        unreached_parameters=_CONVNEXT_SG_NORMS,
         reconstructed=_hfgd_figures(208_927_227, 218.52, "hfgd_r50_os4's wiring on ConvNeXt-L"),
         paper=(
             PaperFigure("HFGD Table 10 (single-scale; 64.9 multi-scale + flip)", miou=63.8, miou_split=_PC),
@@ -570,7 +574,7 @@ _ENTRIES += [
     ZooEntry(
         "hfgd_convnext_l_os2", "convnext_large", "hfgm", None, {},
         _hfgm("semantic_fpn", {**_USFPN, "output_stride": 2}, wide_channels=2048), converter=None,
-        loss_defaults=_HFGD_LOSS,
+        loss_defaults=_HFGD_LOSS, unreached_parameters=_CONVNEXT_SG_NORMS,
         reconstructed=_hfgd_figures(211_288_571, 285.50, "hfgd_r50_os2's wiring on ConvNeXt-L"),
         paper=(PaperFigure("HFGD Table 13 (OS2, single-scale; 84.0 multi-scale + flip)", miou=83.2,
                            miou_split="Cityscapes val"),),

@@ -96,3 +96,51 @@ def test_scale_choices_draw_only_the_listed_factors():
     assert counts == {10 * 15, 40 * 60}
     with pytest.raises(ValueError, match="scale_choices must be positive"):
         train_transforms(64, scale_choices=(0.0, 1.0))
+
+
+def padding_case(**options):
+    """A 2×4 image of known colours (labels 0..7) padded into a 5×7 crop at scale 1 without colour changes."""
+    image = (np.arange(24, dtype=np.uint8).reshape(2, 4, 3) * 10 + 5).astype(np.uint8)
+    label = np.arange(8, dtype=np.uint8).reshape(2, 4)
+    transform = train_transforms((5, 7), scale_range=(1.0, 1.0), hflip_p=0.0, color_jitter=None, blur_sigma=None,
+                                 seed=0, **options)
+    return image, label, *transform(image, label)
+
+
+def test_released_padding_is_black_and_centred():
+    image, label, out_image, out_label = padding_case()
+    # 3 rows and 3 columns of padding: albumentations puts the odd pixel after the image (top 1, bottom 2)
+    assert np.array_equal(out_label[1:3, 1:5], label)
+    assert np.allclose(out_image[1:3, 1:5], (image / 255.0 - MEAN) / STD, atol=1e-6)
+    padded = np.ones((5, 7), bool)
+    padded[1:3, 1:5] = False
+    assert (out_label[padded] == 255).all()
+    assert np.allclose(out_image[padded], -MEAN / STD, atol=1e-6)
+
+
+def test_mean_padding_at_the_bottom_right_is_exactly_zero():
+    image, label, out_image, out_label = padding_case(pad_value="mean", pad_position="bottom_right")
+    assert np.array_equal(out_label[:2, :4], label)
+    assert np.allclose(out_image[:2, :4], (image / 255.0 - MEAN) / STD, atol=1e-6)
+    assert (out_label[2:] == 255).all() and (out_label[:, 4:] == 255).all()
+    assert (out_image[2:] == 0).all() and (out_image[:, 4:] == 0).all()
+
+
+def test_mean_padding_stays_zero_through_colour_jitter_and_blur_and_zero_padding_does_not():
+    image, label = random_pair(20, 30)
+    for pad_value in ("mean", "zero"):
+        transform = train_transforms(40, scale_range=(1.0, 1.0), pad_value=pad_value, pad_position="center", seed=2)
+        out_image, out_label = transform(image, label)
+        padded = out_label == 255
+        assert padded.sum() == 40 * 40 - 20 * 30
+        if pad_value == "mean":
+            assert (out_image[padded] == 0).all()
+        else:  # released: black padding is jittered and blurred with the image
+            assert not np.allclose(out_image[padded], -MEAN / STD, atol=1e-3)
+
+
+def test_unknown_padding_options_are_refused():
+    with pytest.raises(ValueError, match="pad_value must be one of zero, mean"):
+        train_transforms(8, pad_value="black")
+    with pytest.raises(ValueError, match="pad_position must be one of center, bottom_right"):
+        train_transforms(8, pad_position="top")

@@ -114,3 +114,12 @@ def test_build_split_passes_root_and_split_only_when_taken(tmp_path):
     config = DataConfig(dataset="camvid", root=str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="not a CamVid folder"):
         build_split(config, "train")
+
+
+def test_padding_options_reach_the_training_transform():
+    image = torch.full((4, 4, 3), 200, dtype=torch.uint8).numpy()
+    label = torch.ones((4, 4), dtype=torch.uint8).numpy()
+    config = DataConfig(crop_size=6, scale_range=[1.0, 1.0], hflip=0.0, pad_value="mean", pad_position="bottom_right")
+    out_image, out_label = build_train_transform(config, seed=0)(image, label)
+    assert (out_label[:4, :4] == 1).all() and (out_label[4:] == 255).all() and (out_label[:, 4:] == 255).all()
+    assert (out_image[4:] == 0).all() and (out_image[:4, :4] != 0).all()

@@ -85,6 +85,8 @@ def test_onnx_export_contract(name, tmp_path):
     from alignseg.deploy.loading import calibrate_batchnorm
 
     model = build(name)
-    calibrate_batchnorm(model, size=SIZE)  # trained-like activations instead of untouched statistics
+    # trained-like activations instead of untouched statistics; at the tiny SIZE the deepest maps are 3×4 and
+    # their statistics blow activations up past the parity tolerance (sfnet_lite_stdc2_convgate, 1.7e-4)
+    calibrate_batchnorm(model, size=(128, 192))
     report = export_model(model.eval(), tmp_path / f"{name}.onnx", size=SIZE, check_sizes=[OTHER_SIZE])
     assert report.passed and [check.size for check in report.checks] == [OTHER_SIZE]  # else ParityError

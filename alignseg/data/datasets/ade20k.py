@@ -15,6 +15,8 @@ class ADE20K(SegmentationDataset):
     """``images/{training,validation}/ADE_*.jpg`` + ``annotations/<same>/ADE_*.png`` under the root (the
     ``ADEChallengeData2016`` folder); labels 0..150 -> 255, 0..149 (spec datasets.md 8)."""
 
+    splits = ("train", "val")
+
     def __init__(self, root: str | Path, split: str = "train", *, transform: Transform | None = None):
         check_choice("ADE20K", "split", split, tuple(ADE20K_SPLITS))
         self.root, self.split = Path(root), split

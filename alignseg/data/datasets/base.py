@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,22 @@ from alignseg.data.transforms import Centroid, Transform, eval_transforms
 SampleRef = int | tuple[int, Centroid | None]
 """What ``__getitem__`` accepts: an index, or ``(index, centroid)`` from the class-uniform sampler."""
 
+Unpaired = list[tuple[str, Path, str]]
+"""``("image without label" | "label without image", path, what was expected)`` records of ``collect_unpaired``."""
+_UNPAIRED: ContextVar[Unpaired | None] = ContextVar("alignseg_unpaired", default=None)
+
+
+@contextmanager
+def collect_unpaired() -> Iterator[Unpaired]:
+    """Inside this block ``find_pairs`` records every unpaired file in the yielded list and keeps the pairs,
+    instead of raising on the first one (``alignseg data check`` reports them all)."""
+    found: Unpaired = []
+    token = _UNPAIRED.set(found)
+    try:
+        yield found
+    finally:
+        _UNPAIRED.reset(token)
+
 
 class SegmentationDataset(Dataset):
     """Image/label file pairs with their class names, palette and an optional label lookup table.
@@ -28,6 +46,10 @@ class SegmentationDataset(Dataset):
     """
 
     ignore_index: int = IGNORE_INDEX
+    splits: tuple[str, ...] = ()
+    """The dataset's disjoint splits with labels (``alignseg data check`` visits them all by default)."""
+    prepared_label_type: str | None = None
+    """The ``label_type`` that reads the train-id PNGs ``alignseg data prepare`` writes (None: not offered)."""
     sources: tuple[str, ...] = ()
     """Names of the datasets a merged set draws from (UDS); items then carry their ``source`` name."""
 
@@ -99,6 +121,15 @@ class SegmentationDataset(Dataset):
                 f"is {raw.shape[1]}x{raw.shape[0]}; an image and its label must have the same size"
             )
         return image, self.prepare_label(raw, label_path)
+
+    def prepared_label_path(self, label_path: Path) -> Path:
+        """Where ``alignseg data prepare`` writes the train ids of ``label_path``: beside it, as
+        ``*_labelTrainIds.png`` for ``*_labelIds.png`` (the Cityscapes convention), else
+        ``<stem>_labelTrainIds.png``."""
+        name = label_path.name
+        if name.endswith("labelIds.png"):
+            return label_path.with_name(name[: -len("labelIds.png")] + "labelTrainIds.png")
+        return label_path.with_name(f"{label_path.stem}_labelTrainIds.png")
 
     def read_label(self, index: int) -> np.ndarray:
         """The checked ``uint8`` label of sample ``index`` without its image (used to index centroids)."""
@@ -186,13 +217,20 @@ def find_pairs(
         raise DataError(f"{what}: no images ending in {' or '.join(suffixes)} found in {image_dir}")
     labels = _by_key(label_dir, (label_suffix,), label_exclude)
     missing = [key for key in images if key not in labels]
+    orphans = [key for key in labels if key not in images]
+    collected = _UNPAIRED.get()
+    if collected is not None:
+        collected += [("image without label", images[key], f"expected {label_dir / (key + label_suffix)}")
+                      for key in missing]
+        collected += [("label without image", labels[key], f"no image of that name in {image_dir}")
+                      for key in orphans]
+        return [(images[key], labels[key]) for key in sorted(images) if key in labels]
     if missing:
         more = f" ({len(missing) - 1} more images have no label)" if len(missing) > 1 else ""
         raise DataError(
             f"{what}: image {images[missing[0]]} has no label: expected "
             f"{label_dir / (missing[0] + label_suffix)}{more}{missing_hint}"
         )
-    orphans = [key for key in labels if key not in images]
     if orphans:
         more = f" ({len(orphans) - 1} more labels have no image)" if len(orphans) > 1 else ""
         raise DataError(f"{what}: label {labels[orphans[0]]} has no image in {image_dir}{more}")

@@ -23,6 +23,8 @@ class BDD100K(SegmentationDataset):
     ``seg/images/{split}/<name>.jpg`` + ``seg/labels/{split}/<name>_train_id.png`` (legacy; the ``seg``
     folder itself may also be given as the root). The label values pass through unchanged (0..18, 255)."""
 
+    splits = ("train", "val")
+
     def __init__(
         self,
         root: str | Path,

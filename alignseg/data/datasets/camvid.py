@@ -22,6 +22,8 @@ class CamVid(SegmentationDataset):
     ``split`` is train, val, test or trainval (train + val).
     """
 
+    splits = ("train", "val", "test")
+
     def __init__(self, root: str | Path, split: str = "train", *, transform: Transform | None = None):
         root = Path(root)
         if split not in CAMVID_SPLITS:

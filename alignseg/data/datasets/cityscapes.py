@@ -18,13 +18,16 @@ class Cityscapes(SegmentationDataset):
     """Images ``leftImg8bit/{split}/{city}/*_leftImg8bit.png``, labels ``gtFine/{split}/{city}/*.png``.
 
     ``labelIds`` files (the official download) are mapped to the 19 train ids with the Cityscapes table;
-    ``labelTrainIds`` files (made by cityscapesScripts) are used as they are.
+    ``labelTrainIds`` files (made by cityscapesScripts or ``alignseg data prepare``) are used as they are.
 
     ``coarse=True`` appends the ~20k coarse images ``leftImg8bit/train_extra`` + ``gtCoarse/train_extra``
     (``*_gtCoarse_<label_type>.png``, same table) after the fine ones. They are not part of an epoch
     (``primary_length`` counts the fine images): the class-uniform sampler draws them only as extra
     centroids of its boost classes (the released coarse boost, spec datasets.md 3).
     """
+
+    splits = ("train", "val")  # test labels hold no classes (server-side evaluation)
+    prepared_label_type = "labelTrainIds"
 
     def __init__(
         self,

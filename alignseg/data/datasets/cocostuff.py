@@ -33,7 +33,11 @@ class CocoStuff10k(SegmentationDataset):
 
     The 182 COCO-Stuff ids are mapped to 171 train ids (the 11 unused COCO thing ids are refused); class
     order is ascending COCO-Stuff id, the convention of the FaPN, HFGD and mmsegmentation tables.
+    ``alignseg data prepare`` writes ``annotations/<name>_labelTrainIds.png``, read with ``label_type='labelTrainIds'``.
     """
+
+    splits = ("train", "test")
+    prepared_label_type = "labelTrainIds"
 
     def __init__(
         self,
@@ -82,6 +86,9 @@ class CocoStuff164k(SegmentationDataset):
     171-class table as COCO-Stuff-10K's PNGs; ``labelTrainIds`` reads the ``<id>_labelTrainIds.png`` files
     that mmsegmentation's converter writes beside them (spec datasets.md 10).
     """
+
+    splits = ("train", "val")
+    prepared_label_type = "labelTrainIds"
 
     def __init__(
         self,

@@ -70,6 +70,9 @@ class IDD(SegmentationDataset):
     IDD's autorickshaw, curb, billboard, ... are ignored; 'non-drivable fallback' is terrain (spec 5.2).
     """
 
+    splits = ("train", "val")
+    prepared_label_type = "labelcsTrainIds"
+
     def __init__(
         self,
         root: str | Path,
@@ -95,3 +98,8 @@ class IDD(SegmentationDataset):
 
     def read_raw_label(self, path: Path) -> np.ndarray:
         return rasterize_idd_polygons(path) if path.name.endswith(".json") else super().read_raw_label(path)
+
+    def prepared_label_path(self, label_path: Path) -> Path:
+        """``<id>_gtFine_labelcsTrainIds.png`` beside the polygons or labelids file (createLabels.py's name)."""
+        stem = label_path.name[: -len(IDD_LABEL_FILES[self.label_type])]
+        return label_path.with_name(stem + IDD_LABEL_FILES["labelcsTrainIds"])

@@ -32,6 +32,8 @@ class Mapillary(SegmentationDataset):
     The pixel values are the classes (never the palette colours); values above 65 (v2.0 labels) are errors.
     """
 
+    splits = ("train", "val")
+
     def __init__(
         self,
         root: str | Path,
@@ -69,4 +71,9 @@ class Mapillary(SegmentationDataset):
         else:
             names, palette = CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
             table = None if converted else MAPILLARY_TO_CITYSCAPES
+        # prepare: the 19-class train ids in the released converter's files (the 65 classes need no table)
+        self.prepared_label_type = "19labelTrainIds" if classes == 19 else None
         super().__init__(samples, names, palette=palette, label_map=table, transform=transform)
+
+    def prepared_label_path(self, label_path: Path) -> Path:
+        return label_path.with_name(label_path.stem + CONVERTED_SUFFIX)

@@ -31,6 +31,8 @@ class PascalContext(SegmentationDataset):
     ``ImageSets/SegmentationContext/{train,val}.txt``) or ``car`` (``images/``, ``labels/``, ``{train,val}.txt``).
     """
 
+    splits = ("train", "val")
+
     def __init__(
         self,
         root: str | Path,

@@ -34,6 +34,8 @@ class UnifiedDriving(SegmentationDataset):
     A source set to None is left out. Items carry ``source`` (the source's name) so that evaluation can
     report every source next to the merged number; the released val union is 4,481 images."""
 
+    splits = ("train", "val")
+
     def __init__(
         self,
         bdd100k: dict[str, Any] | None = None,
