@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .predict import _positive_int  # the one positive-integer argument type of the commands
+from .common import HELP_FORMAT, positive_int
 
 DATASET_FLAGS = "--dataset NAME --root DIR, or --config FILE (its data section)"
 
@@ -208,7 +208,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     subcommands = data.add_subparsers(dest="data_command", required=True)
 
     def add(name: str, func: Callable, help_text: str, description: str) -> argparse.ArgumentParser:
-        parser = subcommands.add_parser(name, help=help_text, description=description)
+        parser = subcommands.add_parser(name, help=help_text, description=description, formatter_class=HELP_FORMAT)
         parser.add_argument("--config", default=None, help="YAML config (its data section)")
         parser.add_argument("--dataset", default=None, help="dataset name (see --help of alignseg data)")
         parser.add_argument("--root", default=None, help="dataset folder")
@@ -231,11 +231,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     browse = add("browse", run_browse, "pictures of image | label | overlay with a legend",
                  "Write PNG pictures of image | label | overlay rows with a legend of the classes shown, for "
                  "--num random samples (drawn with --seed) or the --files named (paths, file names or stems).")
-    browse.add_argument("--num", type=_positive_int, default=4, help="random samples (default 4)")
+    browse.add_argument("--num", type=positive_int, default=4, help="random samples (default 4)")
     browse.add_argument("--seed", type=int, default=0)
     browse.add_argument("--files", nargs="+", default=None, help="images or labels to show instead")
-    browse.add_argument("--per-picture", type=_positive_int, default=4, help="rows per picture (default 4)")
-    browse.add_argument("--width", type=_positive_int, default=480, help="panel width in pixels (default 480)")
+    browse.add_argument("--per-picture", type=positive_int, default=4, help="rows per picture (default 4)")
+    browse.add_argument("--width", type=positive_int, default=480, help="panel width in pixels (default 480)")
     browse.add_argument("-o", "--output", default="browse", help="output folder (default browse/)")
     prepare = add("prepare", run_prepare, "write the labels as train-id PNGs once (parallel, resumable)",
                   "Map every raw label to train ids once and write it beside the raw file as "
