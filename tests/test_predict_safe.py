@@ -1,0 +1,95 @@
+"""Prediction that never loses work (issue 10, finding 5): bad files skipped and listed, reruns resume,
+outputs never fed back, truncated videos fail, huge images tiled at bounded memory."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_predict import count_frames, save_checkpoint, write_video
+
+from alignseg.cli import main
+from alignseg.predict import OutputOptions, Predictor, predict_path
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    return save_checkpoint(tmp_path_factory.mktemp("weights") / "w.pt", 11)
+
+
+@pytest.fixture(scope="module")
+def predictor(weights):
+    return Predictor.from_checkpoint(weights)
+
+
+def save_images(folder, names, size=(40, 48)):
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, name in enumerate(names):
+        Image.fromarray(np.full((*size, 3), 40 * index, np.uint8)).save(folder / name)
+
+
+def test_folder_continues_past_bad_files_lists_them_and_exits_1(weights, tmp_path, capsys):
+    """issue 10 finding 5: one unreadable file aborted a whole folder (2 of 5 done, exit 0 or traceback)."""
+    images = tmp_path / "images"
+    save_images(images, ["a.png", "c.png", "e.png"])
+    (images / "b.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    (images / "d.png").write_bytes(b"")
+    out = tmp_path / "out"
+    code = main(["predict", str(images), "--weights", str(weights), "-o", str(out), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert all((out / f"{name}_overlay.png").is_file() for name in ("a.png", "c.png", "e.png"))
+    failed = [line for line in captured.err.splitlines() if line.startswith("failed: ")]
+    assert [line.split(": ")[1] for line in failed] == [str(images / "b.jpg"), str(images / "d.png")]
+    assert "2 input(s) failed:" in captured.err and "Traceback" not in captured.err
+
+
+def test_rerun_skips_finished_images_unless_overwrite(predictor, tmp_path):
+    """issue 10 finding 5: a rerun redid every image; now finished outputs (the overlay, written last) count."""
+    images = tmp_path / "images"
+    save_images(images, ["a.png", "b.png", "c.png"])
+    out = tmp_path / "out"
+    options = OutputOptions(progress=False)
+    assert predict_path(predictor, images, out, options).images == 3
+    (out / "b.png_overlay.png").unlink()  # as if killed while writing b
+    again = predict_path(predictor, images, out, options)
+    assert (again.images, again.done) == (1, 2)
+    redo = predict_path(predictor, images, out, OutputOptions(progress=False, overwrite=True))
+    assert (redo.images, redo.done) == (3, 0)
+
+
+def test_outputs_inside_the_input_folder_are_never_predicted(predictor, tmp_path):
+    """issue 10 finding 5: with the output inside the input folder a second run predicted its own outputs."""
+    images = tmp_path / "images"
+    save_images(images, ["a.png", "b.jpg"])
+    options = OutputOptions(progress=False, overwrite=True)
+    first = predict_path(predictor, images, images / "pred", options)
+    second = predict_path(predictor, images, images / "pred", options)
+    assert first.images == second.images == 2
+    # nor those of an earlier run into another folder inside it
+    third = predict_path(predictor, images, images / "other", options)
+    assert third.images == 2
+    assert not list((images / "other").rglob("pred"))
+
+
+def test_video_truncated_mid_stream_reports_expected_vs_decoded_and_fails(weights, predictor, tmp_path, capsys):
+    """issue 10 finding 5: a video corrupt mid-stream reported "2 frames" of 20 and exited 0."""
+    frames = [np.random.default_rng(i).integers(0, 255, (64, 96, 3), dtype=np.uint8) for i in range(10)]
+    video = tmp_path / "clip.avi"
+    write_video(video, frames, fourcc="MJPG")
+    complete = predict_path(predictor, video, tmp_path / "whole", OutputOptions(progress=False))
+    assert complete.frames == 10 and not complete.failed
+    data = video.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])  # the header still declares 10 frames
+    decoded = count_frames(cut)
+    assert 0 < decoded < 10
+    code = main(["predict", str(cut), "--weights", str(weights), "-o", str(tmp_path / "cut"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert f"declares 10 frames but {decoded} were decoded" in err
+    # an mp4 cut in half (OpenCV writes its index at the end) cannot be opened: one line, exit 2
+    write_video(tmp_path / "clip.mp4", frames)
+    data = (tmp_path / "clip.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    code = main(["predict", str(tmp_path / "cut.mp4"), "--weights", str(weights), "-o", str(tmp_path / "m"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cut.mp4" in err and "Traceback" not in err
