@@ -93,3 +93,33 @@ def test_video_truncated_mid_stream_reports_expected_vs_decoded_and_fails(weight
     code = main(["predict", str(tmp_path / "cut.mp4"), "--weights", str(weights), "-o", str(tmp_path / "m"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "cut.mp4" in err and "Traceback" not in err
+
+
+def test_images_over_the_pixel_budget_are_tiled_in_bands(predictor, weights, monkeypatch):
+    """issue 10 finding 5: an 8000x6000 image was killed by the OOM killer; images over --max-pixels now run
+    in row bands of sliding-window tiles, so no forward pass or logits map sees the whole image."""
+    import torch
+
+    import alignseg.predict.predictor as module
+    from alignseg.evaluation.inference import InferenceSettings, predict_logits
+
+    small = Predictor.from_checkpoint(weights, max_pixels=8192)
+    assert small.tile_side() == 64  # half of isqrt(8192) is 45: at least 64
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (40, 300, 3), dtype=np.uint8)  # 12000 px > 8192: one band
+    sliding = InferenceSettings(mode="sliding", window=64)
+    expected = predict_logits(small.runner, small.preprocess(image), sliding).argmax(dim=1)[0]
+    assert np.array_equal(small.predict(image).label, expected.to(torch.uint8).numpy())
+    seen = []
+    monkeypatch.setattr(module, "predict_logits", lambda runner, band, settings: seen.append(band.shape) or
+                        predict_logits(runner, band, settings))
+    tall = rng.integers(0, 255, (200, 120, 3), dtype=np.uint8)
+    label = small.predict(tall).label
+    assert label.shape == (200, 120) and label.dtype == np.uint8
+    assert len(seen) == 5 and max(shape[2] for shape in seen) <= 64  # bands of 44 rows + 10 of context
+    whole = predictor.predict(tall).label  # the default budget runs it at once
+    assert (label == whole).mean() > 0.5
+    with pytest.raises(ValueError, match="predicted in tiles"):
+        small.predict(tall, return_probabilities=True)
+    with pytest.raises(ValueError, match="max_pixels must be at least"):
+        Predictor(small.runner, small.record, max_pixels=100)

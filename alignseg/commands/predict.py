@@ -30,6 +30,7 @@ are written, the failures listed at the end, and the exit status is 1.
 
 def run(args: argparse.Namespace) -> int:
     from ..predict import InferenceSettings, OutputOptions, Predictor, input_kind, predict_path
+    from ..predict.predictor import MAX_PIXELS
 
     options = OutputOptions(
         flows=args.flows,
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     predictor = Predictor.from_checkpoint(
         args.weights, model=args.model, num_classes=args.num_classes, dataset=args.dataset, settings=settings,
         backend=args.backend, device=args.device, precision=args.precision, calibration=args.calibration,
-        threads=args.threads,
+        threads=args.threads, max_pixels=MAX_PIXELS if args.max_pixels is None else args.max_pixels or None,
     )
     summary = predict_path(predictor, args.input, args.output, options, progress=None if args.quiet else print,
                            report=lambda line: print(line, file=sys.stderr, flush=True))
@@ -96,6 +97,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="sliding-window tile size (needed with --mode sliding)",
     )
     add_runtime(predict, backend=None)
+    predict.add_argument(
+        "--max-pixels", type=int, default=None, metavar="N",
+        help="images over N pixels (default 8000000) are predicted in row bands of sliding-window tiles (a tile "
+             "of a quarter of N: memory bounded by the tile, not the image); 0: always the whole image at once")
     predict.add_argument(
         "--cityscapes-format",
         action="store_true",
