@@ -123,3 +123,19 @@ def test_images_over_the_pixel_budget_are_tiled_in_bands(predictor, weights, mon
         small.predict(tall, return_probabilities=True)
     with pytest.raises(ValueError, match="max_pixels must be at least"):
         Predictor(small.runner, small.record, max_pixels=100)
+
+
+def test_overlay_of_a_huge_image_is_blended_in_row_bands():
+    """issue 10 finding 5: the overlay of a 48 Mpx image held several full-size float32 copies; it is blended in
+    bands of rows now, with the same result as the whole-image formula."""
+    from alignseg import viz
+
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (600, 7, 3), dtype=np.uint8)  # more rows than one band
+    label = rng.integers(0, 4, (600, 7), dtype=np.uint8)
+    label[0, 0] = 255
+    palette = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (9, 9, 9)]
+    colors = np.array(palette, np.float32)[np.minimum(label, 3)]
+    expected = np.rint(0.7 * image.astype(np.float32) + 0.3 * colors).astype(np.uint8)
+    expected[0, 0] = image[0, 0]
+    assert np.array_equal(viz.overlay(image, label, palette, alpha=0.3), expected)
