@@ -106,6 +106,10 @@ def colorize(
     return table[label]
 
 
+_BLEND_ROWS = 256
+"""Rows blended at a time by ``overlay``."""
+
+
 def overlay(
     image: Any,
     label: Any,
@@ -123,8 +127,11 @@ def overlay(
         raise ValueError(f"image {image.shape[:2]} and label {label.shape} differ in size")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    colors = colorize(label, palette, ignore_index=ignore_index).astype(np.float32)
-    blended = np.rint((1.0 - alpha) * image.astype(np.float32) + alpha * colors).astype(np.uint8)
+    blended = np.empty_like(image)
+    for top in range(0, label.shape[0], _BLEND_ROWS):  # float temporaries of a band, not the image (48 Mpx)
+        rows = slice(top, top + _BLEND_ROWS)
+        colors = colorize(label[rows], palette, ignore_index=ignore_index).astype(np.float32)
+        blended[rows] = np.rint((1.0 - alpha) * image[rows].astype(np.float32) + alpha * colors).astype(np.uint8)
     if ignore_index is not None:
         ignored = label == ignore_index
         blended[ignored] = image[ignored]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .common import HELP_FORMAT, add_model, add_output, add_runtime, positive_int
 
@@ -20,11 +21,16 @@ outputs, per image file <file> (its whole name, e.g. frame.jpg; folder inputs ke
 a video <file> gives <file>_overlay.mp4 (H.264 where OpenCV can encode it, else VP9, else mp4v, with a note;
 with --flows the first flow field beside the overlay), and the files above per frame in <file>_frames/
 (--save-frames). A progress bar goes to stderr (plain lines when stderr is not a terminal).
+A rerun skips the images whose outputs exist (--overwrite redoes them); outputs found among the inputs (an
+output folder inside the input folder) are never predicted. An unreadable image is reported on stderr and
+skipped; a video whose decoded frames fall short of the container's count fails. Either way the good outputs
+are written, the failures listed at the end, and the exit status is 1.
 """
 
 
 def run(args: argparse.Namespace) -> int:
     from ..predict import InferenceSettings, OutputOptions, Predictor, input_kind, predict_path
+    from ..predict.predictor import MAX_PIXELS
 
     options = OutputOptions(
         flows=args.flows,
@@ -33,22 +39,30 @@ def run(args: argparse.Namespace) -> int:
         save_frames=args.save_frames,
         max_frames=args.max_frames,
         progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     settings = InferenceSettings(mode=args.mode, scales=list(args.scales), flip=args.flip, window=args.window).check()
     input_kind(args.input)  # a wrong input path fails before the model is built
     predictor = Predictor.from_checkpoint(
         args.weights, model=args.model, num_classes=args.num_classes, dataset=args.dataset, settings=settings,
         backend=args.backend, device=args.device, precision=args.precision, calibration=args.calibration,
-        threads=args.threads,
+        threads=args.threads, max_pixels=MAX_PIXELS if args.max_pixels is None else args.max_pixels or None,
     )
-    summary = predict_path(predictor, args.input, args.output, options, progress=None if args.quiet else print)
+    summary = predict_path(predictor, args.input, args.output, options, progress=None if args.quiet else print,
+                           report=lambda line: print(line, file=sys.stderr, flush=True))
     for note in summary.notes:
         print(f"note: {note}")
     what = f"{summary.frames} video frames" if summary.frames else f"{summary.images} images"
     print(
         f"predicted {what} with {predictor.model_name} in {summary.seconds:.1f} s: "
         f"{len(summary.files)} files under {args.output}"
+        + (f"; {summary.done} already done (--overwrite redoes them)" if summary.done else "")
     )
+    if summary.failed:
+        print(f"{len(summary.failed)} input(s) failed:", file=sys.stderr)
+        for line in summary.failed:
+            print(f"  {line}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -84,6 +98,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_runtime(predict, backend=None)
     predict.add_argument(
+        "--max-pixels", type=int, default=None, metavar="N",
+        help="images over N pixels (default 8000000) are predicted in row bands of sliding-window tiles (a tile "
+             "of a quarter of N: memory bounded by the tile, not the image); 0: always the whole image at once")
+    predict.add_argument(
         "--cityscapes-format",
         action="store_true",
         help="also write Cityscapes label ids for the benchmark server (19-class models)",
@@ -93,5 +111,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     predict.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the prediction")
     predict.add_argument("--max-frames", type=positive_int, default=None, help="video: stop after N frames")
     predict.add_argument("--save-frames", action="store_true", help="video: also write the per-frame PNGs")
+    predict.add_argument("--overwrite", action="store_true", help="predict again the inputs whose outputs exist")
     predict.add_argument("--quiet", action="store_true", help="print only the summary")
     predict.set_defaults(func=run)

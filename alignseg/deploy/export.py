@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -231,8 +230,10 @@ def export_model(
         raise ValueError(f"unknown format {format!r}: choose from {', '.join(FORMATS)}")
     target = Path(output)
     suffix = ".onnx" if format == "onnx" else ".xml"
-    if target.suffix != suffix:
-        raise ValueError(f"the {format} output must end in {suffix}: {os.fspath(target)!r}")
+    if target.is_dir() or target.suffix != suffix:
+        what = "is a folder" if target.is_dir() else f"must end in {suffix}"
+        raise ValueError(f"the {format} output {os.fspath(target)!r} {what}: give a file path such as "
+                         f"{os.fspath(target.with_suffix('') / ('model' + suffix))!r}")
     stride = int(getattr(model, "output_stride", 32))
     if min(size) < stride:
         raise ValueError(f"export size {size[0]}x{size[1]} is smaller than the network's output stride {stride}")
@@ -311,6 +312,21 @@ def export_model(
                 )
                 error.report = report
                 raise error
-        for path in written:
-            shutil.move(os.fspath(path), os.fspath(target.with_suffix(path.suffix)))
+        install(written, target)
     return report
+
+
+def install(written: Sequence[Path], target: Path) -> None:
+    """Move the files of an export (``written``, beside each other in a temporary folder of ``target``'s
+    folder) into place as ``target`` with their suffixes, each by one atomic rename.
+
+    OpenVINO IR is two files read as a pair (``model.xml`` names no .bin: the one beside it is read). The old
+    .xml is removed first, the .bin renamed next and the .xml, the file users and ``--weights`` name, last: a
+    kill at any point leaves the old pair, or a .bin without its .xml (an error naming the missing .xml), never
+    a new .bin read with an old .xml. A content-named .bin was not chosen: OpenVINO reads ``<stem>.bin``.
+    """
+    entry = target.with_suffix(written[0].suffix)
+    if len(written) > 1:
+        entry.unlink(missing_ok=True)
+    for path in [*written[1:], written[0]]:
+        os.replace(path, target.with_suffix(path.suffix))

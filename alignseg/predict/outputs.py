@@ -18,12 +18,17 @@ The suffixes (``ids``, ``color``, ``overlay``, ``flow0``...) hold no underscore,
 different inputs can never share a name. A video ``<file>`` (e.g. ``clip.mp4``) gives ``<file>_overlay.mp4``
 (the overlay with a legend of every class, and with ``flows`` the first flow field beside it) and, with
 ``save_frames``, the per-image files above for every frame in ``<file>_frames/`` as ``<frame:06d>_*``.
-Every file is written to a temporary file and renamed into place, so a file is either complete or absent.
+Every file is written to a temporary file and renamed into place, so a file is either complete or absent;
+the overlay is written last, so an image whose overlay exists is done and a rerun skips it (``overwrite``
+redoes it). A file that cannot be read or predicted is reported and skipped, the rest still written; the
+outputs of alignseg (anything under the output folder, and ``<image file>_<kind>.png`` names) are never
+taken as inputs, so an output folder inside the input folder does not feed back into a run.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,9 +38,9 @@ import numpy as np
 from PIL import Image
 
 from .. import viz
-from ..data import CITYSCAPES_TRAINID_TO_ID, read_image
+from ..data import CITYSCAPES_TRAINID_TO_ID, DataError, read_image
 from ..fileio import atomic_write
-from .inputs import find_images, input_kind, read_video_frames, video_fps, video_frame_count
+from .inputs import IMAGE_SUFFIXES, find_images, input_kind, read_video_frames, video_fps, video_frame_count
 from .predictor import Prediction, Predictor
 from .progress import ProgressBar
 from .video import AtomicVideoWriter
@@ -46,6 +51,7 @@ __all__ = [
     "OutputOptions",
     "PredictSummary",
     "cityscapes_result_name",
+    "is_output",
     "output_name",
     "predict_path",
     "to_cityscapes_label_ids",
@@ -57,6 +63,11 @@ __all__ = [
 CITYSCAPES_RESULTS_FOLDER = "cityscapes_results"
 OUTPUT_KINDS = ("ids", "color", "overlay", "flow")
 """The suffixes of the per-image files (``flow`` is followed by the field index); none holds an underscore."""
+_OUTPUT_PATTERN = re.compile(
+    r".+(" + "|".join(re.escape(suffix) for suffix in IMAGE_SUFFIXES) + r")_(ids|color|overlay|flow\d+)\.png",
+    re.IGNORECASE,
+)
+"""Names of per-image outputs: an image file's whole name, then ``_<kind>.png``."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class OutputOptions:
     save_frames: bool = False
     max_frames: int | None = None
     progress: bool = True
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
@@ -79,13 +91,16 @@ class OutputOptions:
 
 @dataclass
 class PredictSummary:
-    """What one run did: inputs predicted, files written, notes worth telling the user."""
+    """What one run did: inputs predicted, files written, notes worth telling the user, inputs skipped
+    because their outputs exist (``done``) and inputs that failed (``failed``: one message each)."""
 
     images: int = 0
     frames: int = 0
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    done: int = 0
+    failed: list[str] = field(default_factory=list)
 
 
 def output_name(name: str, kind: str, suffix: str = ".png") -> str:
@@ -134,11 +149,9 @@ def write_prediction(
     """Write the files of one predicted image named ``name`` (its file name; see the module docstring)."""
     label = prediction.label
     palette, names = predictor.palette, predictor.class_names
-    overlay = viz.overlay_with_legend(image, label, names, palette, alpha=options.alpha)
     files = [
         write_png(folder / output_name(name, "ids"), label),
         write_palette_png(folder / output_name(name, "color"), label, palette),
-        write_png(folder / output_name(name, "overlay"), overlay),
     ]
     if options.flows:
         for index, flow in enumerate(prediction.flows):
@@ -148,7 +161,21 @@ def write_prediction(
         stem = Path(name).stem
         target = (cityscapes_folder or folder / CITYSCAPES_RESULTS_FOLDER) / cityscapes_result_name(stem)
         files.append(write_png(target, to_cityscapes_label_ids(label)))
+    overlay = viz.overlay_with_legend(image, label, names, palette, alpha=options.alpha)
+    files.append(write_png(folder / output_name(name, "overlay"), overlay))  # last: its presence marks the image done
     return files
+
+
+def is_output(path: Path) -> bool:
+    """Whether ``path`` is named like a per-image output of alignseg (``frame.jpg_ids.png``...)."""
+    return _OUTPUT_PATTERN.fullmatch(path.name) is not None
+
+
+def _is_done(folder: Path, name: str, cityscapes_folder: Path, options: OutputOptions) -> bool:
+    """Whether an image's outputs exist (its overlay, written last, and the Cityscapes file when asked)."""
+    if not (folder / output_name(name, "overlay")).is_file():
+        return False
+    return not options.cityscapes_format or (cityscapes_folder / cityscapes_result_name(Path(name).stem)).is_file()
 
 
 def _predict_images(
@@ -159,16 +186,24 @@ def _predict_images(
     options: OutputOptions,
     summary: PredictSummary,
     progress: Callable[[str], None],
+    report: Callable[[str], None],
 ) -> None:
     for path in images:
         relative = path.parent.relative_to(root)
-        image = read_image(path)
+        cityscapes_folder = output / CITYSCAPES_RESULTS_FOLDER / relative
+        if not options.overwrite and _is_done(output / relative, path.name, cityscapes_folder, options):
+            summary.done += 1
+            continue
         start = time.perf_counter()
-        prediction = predictor.predict(image, return_flows=options.flows)
-        files = write_prediction(
-            prediction, image, output / relative, path.name, predictor, options,
-            cityscapes_folder=output / CITYSCAPES_RESULTS_FOLDER / relative,
-        )  # fmt: skip
+        try:
+            image = read_image(path)
+            prediction = predictor.predict(image, return_flows=options.flows)
+            files = write_prediction(prediction, image, output / relative, path.name, predictor, options,
+                                     cityscapes_folder=cityscapes_folder)
+        except (DataError, OSError, ValueError) as error:
+            summary.failed.append(f"{path}: {error}")
+            report(f"failed: {summary.failed[-1]}")
+            continue
         summary.images += 1
         summary.files += files
         note = f"model {predictor.model_name or ''} gives no semantic flows: no _flow PNGs were written"
@@ -196,10 +231,15 @@ def _predict_video(
     options: OutputOptions,
     summary: PredictSummary,
     progress: Callable[[str], None],
+    report: Callable[[str], None],
 ) -> None:
     video_path = output / output_name(path.name, "overlay", ".mp4")
     frames_folder = output / f"{path.name}_frames"
-    total = video_frame_count(path)
+    if not options.overwrite and video_path.is_file():
+        summary.done += 1
+        return
+    declared = video_frame_count(path)
+    total = declared
     if options.max_frames is not None:
         total = min(total, options.max_frames) if total else options.max_frames
     bar = ProgressBar(total, "frames") if options.progress else None
@@ -227,6 +267,21 @@ def _predict_video(
         summary.notes.append(f"model {predictor.model_name or ''} gives no semantic flows: the video has no flow panel")
     summary.files.append(video_path)
     progress(f"{path}: {summary.frames} frames -> {video_path} ({writer.codec})")
+    expected = min(declared, options.max_frames or declared) if declared else None
+    if expected is not None and summary.frames != expected:
+        summary.failed.append(f"{path}: the container declares {expected} frames but {summary.frames} were decoded "
+                              f"(a truncated or corrupt video); {video_path} holds the decoded ones")
+        report(f"failed: {summary.failed[-1]}")
+
+
+def _folder_inputs(source: Path, output: Path) -> list[Path]:
+    """The images under ``source`` that are not outputs: nothing under ``output``, no alignseg output name."""
+    output = output.resolve()
+    images = [path for path in find_images(source)
+              if not is_output(path) and not path.resolve().is_relative_to(output)]
+    if not images:
+        raise DataError(f"no images to predict under {source}: only outputs of alignseg (under {output}) were found")
+    return images
 
 
 def predict_path(
@@ -235,11 +290,16 @@ def predict_path(
     output: str | os.PathLike,
     options: OutputOptions | None = None,
     progress: Callable[[str], None] | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> PredictSummary:
-    """Predict an image, every image under a folder, or the frames of a video, and write the results."""
+    """Predict an image, every image under a folder, or the frames of a video, and write the results.
+
+    ``progress`` gets a line per input; ``report`` a line per input that failed (also listed in the
+    summary's ``failed``), as it happens."""
     options = options or OutputOptions()
     source, output = Path(source), Path(output)
     progress = progress or (lambda message: None)
+    report = report or progress
     if options.cityscapes_format and predictor.num_classes != 19:
         raise ValueError(
             f"Cityscapes format needs a 19-class Cityscapes model; this one has {predictor.num_classes} classes"
@@ -248,10 +308,10 @@ def predict_path(
     summary = PredictSummary()
     start = time.perf_counter()
     if kind == "video":
-        _predict_video(predictor, source, output, options, summary, progress)
+        _predict_video(predictor, source, output, options, summary, progress, report)
     elif kind == "folder":
-        _predict_images(predictor, find_images(source), source, output, options, summary, progress)
+        _predict_images(predictor, _folder_inputs(source, output), source, output, options, summary, progress, report)
     else:
-        _predict_images(predictor, [source], source.parent, output, options, summary, progress)
+        _predict_images(predictor, [source], source.parent, output, options, summary, progress, report)
     summary.seconds = time.perf_counter() - start
     return summary

@@ -4,10 +4,16 @@ maps out (and on request class probabilities and semantic flows), for one image,
 It normalises RGB images as the model was trained (the file's mean/std; ImageNet's by default), runs the
 test-time mode of its ``InferenceSettings`` (whole image or sliding window, over scales and an optional
 horizontal flip, logits averaged) through one ``alignseg.deploy`` runner, built once, and takes the arg-max.
+
+An image over ``max_pixels`` is predicted in row bands of sliding-window tiles (``tiled_label``), so memory
+stays bounded by the tile and band sizes, not by the image: a band's logits are reduced to class ids before
+the next band runs, and the full-resolution image is normalised one band at a time.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +39,8 @@ __all__ = ["DATASET_TABLES", "Prediction", "Predictor", "resolve_classes"]
 Color = tuple[int, int, int]
 # A PyTorch model run by onnxruntime/openvino is exported once, with dynamic height and width, traced here.
 _EXPORT_SIZE = (256, 512)
+MAX_PIXELS = 8_000_000
+"""Default pixel budget of one forward pass: larger images are predicted in tiles (``tiled_label``)."""
 
 DATASET_TABLES: dict[str, tuple[tuple[str, ...], tuple[Color, ...]]] = {
     "cityscapes": (CITYSCAPES_CLASSES, CITYSCAPES_PALETTE),
@@ -96,7 +104,7 @@ class Predictor:
     """
 
     def __init__(self, runner: Runner, record: ModelRecord | None = None, *, settings: InferenceSettings | None = None,
-                 dataset: str | None = None) -> None:
+                 dataset: str | None = None, max_pixels: int | None = MAX_PIXELS) -> None:
         record = record or runner.record or ModelRecord()
         self.runner = runner
         self.record = record
@@ -108,6 +116,9 @@ class Predictor:
         self.settings = (settings or InferenceSettings()).check()
         self.ignore_index = record.ignore_index
         self.model_name = record.model
+        if max_pixels is not None and max_pixels < 64 * 64:
+            raise ValueError(f"max_pixels must be at least {64 * 64} (a 64x64 tile), got {max_pixels}")
+        self.max_pixels = max_pixels
         self._mean = torch.tensor(record.mean or IMAGENET_MEAN, dtype=torch.float32).view(1, 3, 1, 1)
         self._std = torch.tensor(record.std or IMAGENET_STD, dtype=torch.float32).view(1, 3, 1, 1)
 
@@ -125,6 +136,7 @@ class Predictor:
         precision: str = "fp32",
         calibration: str | os.PathLike | None = None,
         threads: int | None = None,
+        max_pixels: int | None = MAX_PIXELS,
     ) -> Predictor:
         """A predictor for a weights file: an alignseg checkpoint (.safetensors, or an older .pt/.ckpt), a
         released checkpoint (``model`` names it), or an exported .onnx / OpenVINO .xml, run as it is.
@@ -133,7 +145,8 @@ class Predictor:
         for files that do not record them; ``dataset`` picks a palette table instead). ``backend`` is
         eager PyTorch for checkpoints (or ``compile``, ``onnxruntime``, ``openvino``: the model is exported
         once, here) and onnxruntime/openvino for .onnx/.xml; ``device`` defaults to the best one available.
-        ``calibration`` is the image folder an openvino ``int8`` runner is quantised from.
+        ``calibration`` is the image folder an openvino ``int8`` runner is quantised from. Images over
+        ``max_pixels`` are predicted in tiles (``None``: never).
         """
         from ..deploy.quantize import calibration_for
 
@@ -154,7 +167,7 @@ class Predictor:
             network, record = load_model(weights, model=model, num_classes=num_classes)
             runner = build_runner(backend, network, **options, export={"size": _EXPORT_SIZE},
                                   calibration=calibration_for(precision, calibration, _EXPORT_SIZE))
-        return cls(runner, record, settings=settings, dataset=dataset)
+        return cls(runner, record, settings=settings, dataset=dataset, max_pixels=max_pixels)
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike, **options) -> Predictor:
@@ -219,6 +232,11 @@ class Predictor:
                        return_flows: bool) -> list[Prediction]:
         if not images:
             return []
+        if self.max_pixels is not None and any(i.shape[0] * i.shape[1] > self.max_pixels for i in images):
+            if return_logits or return_probabilities:
+                raise ValueError(f"images over max_pixels={self.max_pixels} are predicted in tiles without keeping "
+                                 "full-size logits: raise max_pixels to get logits or probabilities")
+            return [Prediction(label=self.tiled_label(image)) for image in images]
         batch = torch.cat([self.preprocess(image) for image in images]) if len({i.shape for i in images}) == 1 \
             else None
         if batch is None:  # images of different sizes run one by one
@@ -240,6 +258,31 @@ class Predictor:
         return [Prediction(label=labels[i], logits=logits[i:i + 1].cpu() if return_logits else None,
                            probabilities=None if probabilities is None else probabilities[i], flows=flows[i])
                 for i in range(len(images))]
+
+    def tile_side(self) -> int:
+        """Side of the square sliding-window tile for images over the budget: half the side of a
+        ``max_pixels`` square (a quarter of the budget per tile), a multiple of 32, at least 64."""
+        return max(64, int(math.isqrt(self.max_pixels or MAX_PIXELS) // 2) // 32 * 32)
+
+    def tiled_label(self, image: np.ndarray) -> np.ndarray:
+        """Class ids of a large image, one row band at a time: each band (tile height, plus a sixth of a tile
+        of context above and below) runs the settings in sliding-window mode (the tile from ``tile_side``
+        unless the settings give a window) and only its arg-max over the core rows is kept."""
+        side = self.tile_side()
+        settings = self.settings if self.settings.mode == "sliding" else \
+            dataclasses.replace(self.settings, mode="sliding", window=side)
+        height = image.shape[0]
+        margin = side // 6
+        core = side - 2 * margin
+        label = np.empty(image.shape[:2], np.uint8)
+        for top in range(0, height, core):
+            start, stop = max(top - margin, 0), min(top + core + margin, height)
+            band = self.preprocess(image[start:stop]).to(self.device)
+            logits = predict_logits(self.runner, band, settings)
+            rows = slice(top - start, min(top + core, height) - start)
+            label[top : top + core] = logits[0, :, rows].argmax(dim=0).to(torch.uint8).cpu().numpy()
+            del band, logits
+        return label
 
     def close(self) -> None:
         """Free the runner (sessions, temporary exports)."""

@@ -1,0 +1,141 @@
+"""Prediction that never loses work (issue 10, finding 5): bad files skipped and listed, reruns resume,
+outputs never fed back, truncated videos fail, huge images tiled at bounded memory."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_predict import count_frames, save_checkpoint, write_video
+
+from alignseg.cli import main
+from alignseg.predict import OutputOptions, Predictor, predict_path
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    return save_checkpoint(tmp_path_factory.mktemp("weights") / "w.pt", 11)
+
+
+@pytest.fixture(scope="module")
+def predictor(weights):
+    return Predictor.from_checkpoint(weights)
+
+
+def save_images(folder, names, size=(40, 48)):
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, name in enumerate(names):
+        Image.fromarray(np.full((*size, 3), 40 * index, np.uint8)).save(folder / name)
+
+
+def test_folder_continues_past_bad_files_lists_them_and_exits_1(weights, tmp_path, capsys):
+    """issue 10 finding 5: one unreadable file aborted a whole folder (2 of 5 done, exit 0 or traceback)."""
+    images = tmp_path / "images"
+    save_images(images, ["a.png", "c.png", "e.png"])
+    (images / "b.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    (images / "d.png").write_bytes(b"")
+    out = tmp_path / "out"
+    code = main(["predict", str(images), "--weights", str(weights), "-o", str(out), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert all((out / f"{name}_overlay.png").is_file() for name in ("a.png", "c.png", "e.png"))
+    failed = [line for line in captured.err.splitlines() if line.startswith("failed: ")]
+    assert [line.split(": ")[1] for line in failed] == [str(images / "b.jpg"), str(images / "d.png")]
+    assert "2 input(s) failed:" in captured.err and "Traceback" not in captured.err
+
+
+def test_rerun_skips_finished_images_unless_overwrite(predictor, tmp_path):
+    """issue 10 finding 5: a rerun redid every image; now finished outputs (the overlay, written last) count."""
+    images = tmp_path / "images"
+    save_images(images, ["a.png", "b.png", "c.png"])
+    out = tmp_path / "out"
+    options = OutputOptions(progress=False)
+    assert predict_path(predictor, images, out, options).images == 3
+    (out / "b.png_overlay.png").unlink()  # as if killed while writing b
+    again = predict_path(predictor, images, out, options)
+    assert (again.images, again.done) == (1, 2)
+    redo = predict_path(predictor, images, out, OutputOptions(progress=False, overwrite=True))
+    assert (redo.images, redo.done) == (3, 0)
+
+
+def test_outputs_inside_the_input_folder_are_never_predicted(predictor, tmp_path):
+    """issue 10 finding 5: with the output inside the input folder a second run predicted its own outputs."""
+    images = tmp_path / "images"
+    save_images(images, ["a.png", "b.jpg"])
+    options = OutputOptions(progress=False, overwrite=True)
+    first = predict_path(predictor, images, images / "pred", options)
+    second = predict_path(predictor, images, images / "pred", options)
+    assert first.images == second.images == 2
+    # nor those of an earlier run into another folder inside it
+    third = predict_path(predictor, images, images / "other", options)
+    assert third.images == 2
+    assert not list((images / "other").rglob("pred"))
+
+
+def test_video_truncated_mid_stream_reports_expected_vs_decoded_and_fails(weights, predictor, tmp_path, capsys):
+    """issue 10 finding 5: a video corrupt mid-stream reported "2 frames" of 20 and exited 0."""
+    frames = [np.random.default_rng(i).integers(0, 255, (64, 96, 3), dtype=np.uint8) for i in range(10)]
+    video = tmp_path / "clip.avi"
+    write_video(video, frames, fourcc="MJPG")
+    complete = predict_path(predictor, video, tmp_path / "whole", OutputOptions(progress=False))
+    assert complete.frames == 10 and not complete.failed
+    data = video.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])  # the header still declares 10 frames
+    decoded = count_frames(cut)
+    assert 0 < decoded < 10
+    code = main(["predict", str(cut), "--weights", str(weights), "-o", str(tmp_path / "cut"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert f"declares 10 frames but {decoded} were decoded" in err
+    # an mp4 cut in half (OpenCV writes its index at the end) cannot be opened: one line, exit 2
+    write_video(tmp_path / "clip.mp4", frames)
+    data = (tmp_path / "clip.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    code = main(["predict", str(tmp_path / "cut.mp4"), "--weights", str(weights), "-o", str(tmp_path / "m"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cut.mp4" in err and "Traceback" not in err
+
+
+def test_images_over_the_pixel_budget_are_tiled_in_bands(predictor, weights, monkeypatch):
+    """issue 10 finding 5: an 8000x6000 image was killed by the OOM killer; images over --max-pixels now run
+    in row bands of sliding-window tiles, so no forward pass or logits map sees the whole image."""
+    import torch
+
+    import alignseg.predict.predictor as module
+    from alignseg.evaluation.inference import InferenceSettings, predict_logits
+
+    small = Predictor.from_checkpoint(weights, max_pixels=8192)
+    assert small.tile_side() == 64  # half of isqrt(8192) is 45: at least 64
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (40, 300, 3), dtype=np.uint8)  # 12000 px > 8192: one band
+    sliding = InferenceSettings(mode="sliding", window=64)
+    expected = predict_logits(small.runner, small.preprocess(image), sliding).argmax(dim=1)[0]
+    assert np.array_equal(small.predict(image).label, expected.to(torch.uint8).numpy())
+    seen = []
+    monkeypatch.setattr(module, "predict_logits", lambda runner, band, settings: seen.append(band.shape) or
+                        predict_logits(runner, band, settings))
+    tall = rng.integers(0, 255, (200, 120, 3), dtype=np.uint8)
+    label = small.predict(tall).label
+    assert label.shape == (200, 120) and label.dtype == np.uint8
+    assert len(seen) == 5 and max(shape[2] for shape in seen) <= 64  # bands of 44 rows + 10 of context
+    whole = predictor.predict(tall).label  # the default budget runs it at once
+    assert (label == whole).mean() > 0.5
+    with pytest.raises(ValueError, match="predicted in tiles"):
+        small.predict(tall, return_probabilities=True)
+    with pytest.raises(ValueError, match="max_pixels must be at least"):
+        Predictor(small.runner, small.record, max_pixels=100)
+
+
+def test_overlay_of_a_huge_image_is_blended_in_row_bands():
+    """issue 10 finding 5: the overlay of a 48 Mpx image held several full-size float32 copies; it is blended in
+    bands of rows now, with the same result as the whole-image formula."""
+    from alignseg import viz
+
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (600, 7, 3), dtype=np.uint8)  # more rows than one band
+    label = rng.integers(0, 4, (600, 7), dtype=np.uint8)
+    label[0, 0] = 255
+    palette = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (9, 9, 9)]
+    colors = np.array(palette, np.float32)[np.minimum(label, 3)]
+    expected = np.rint(0.7 * image.astype(np.float32) + 0.3 * colors).astype(np.uint8)
+    expected[0, 0] = image[0, 0]
+    assert np.array_equal(viz.overlay(image, label, palette, alpha=0.3), expected)
