@@ -328,7 +328,8 @@ def validate_profile(profile: dict) -> None:
 def format_profile(profile: dict) -> str:
     """The profile as two text tables: per (op type, kernel, precision), then the slowest nodes."""
     warmup = f" after {profile['warmup']} warm-up" if profile["warmup"] else ""
-    lines = [f"per-operator profile ({profile['source']}, {profile['runs']} forwards{warmup}): wall {profile['wall_ms']:.1f} ms, ops {profile['ops_ms']:.1f} ms, gap (copies, "
+    lines = [f"per-operator profile ({profile['source']}, {profile['runs']} forwards{warmup}): "
+             f"wall {profile['wall_ms']:.1f} ms, ops {profile['ops_ms']:.1f} ms, gap (copies, "
              f"framework) {profile['gap_ms']:.1f} ms; {profile['gmacs']:.2f} GMACs in the profiled graph",
              f"{'type':<24s} {'kernel':<34s} {'prec':<6s} {'n':>5s} {'ms':>9s} {'share':>6s} {'GMACs':>8s} "
              f"{'GFLOP/s':>8s}"]
@@ -356,4 +357,34 @@ def _kernel_text(row: dict) -> str:
 def _macs_text(row: dict) -> str:
     if not row["gmacs"]:
         return f"{'':>8s} {'':>8s}"
-    return f"{row['gmacs']:>8.3f} {row['gflops']:>8.1f}"
+    return f"{_gmacs_text(row['gmacs']):>8s} {row['gflops']:>8.1f}"
+
+
+def _gmacs_text(gmacs: float) -> str:
+    return "" if not gmacs else "<0.001" if gmacs < 0.0005 else f"{gmacs:.3f}"
+
+
+def profile_markdown(profile: dict, *, rows: int = 12) -> str:
+    """The profile as markdown (for benchmarks/RESULTS.md): totals, the ``rows`` heaviest op rows, the
+    slowest nodes."""
+    def cells(row: dict, count: str) -> str:
+        gmacs = _gmacs_text(row["gmacs"])
+        gflops = f"{row['gflops']:.0f}" if row["gflops"] else ""
+        return (f"{row['type']} | `{_kernel_text(row)}` | {row['precision']} | {count}{row['ms']:.1f} | "
+                f"{100 * row['share']:.1f}% | {gmacs} | {gflops} |")
+
+    lines = [f"wall {profile['wall_ms']:.1f} ms per forward, ops {profile['ops_ms']:.1f} ms, gap (copies, "
+             f"framework) {profile['gap_ms']:.1f} ms; {profile['source']}, {profile['runs']} forwards", "",
+             "| op type | kernel | precision | n | ms | share | GMACs | GFLOP/s |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines += ["| " + cells(row, f"{row['count']} | ") for row in profile["by_type"][:rows]]
+    rest = profile["by_type"][rows:]
+    if rest:
+        rest_ms = sum(row["ms"] for row in rest)
+        lines.append(f"| ({len(rest)} more rows) | | | | {rest_ms:.1f} | "
+                     f"{100 * rest_ms / max(profile['ops_ms'], 1e-9):.1f}% | | |")
+    if profile["top_nodes"]:
+        lines += ["", "| slowest node | op type | kernel | precision | ms | share | GMACs | GFLOP/s |",
+                  "|---|---|---|---|---:|---:|---:|---:|"]
+        lines += [f"| `{row['node']}` | {cells(row, '')}" for row in profile["top_nodes"]]
+    return "\n".join(lines) + "\n"

@@ -396,6 +396,10 @@ class OnnxRuntimeRunner(Runner):
         return torch.from_numpy(logits).to(x.device)
 
     def close(self) -> None:
+        if self.session is not None and self.session.get_session_options().enable_profiling:
+            trace = self.session.end_profiling()  # "" once alignseg.deploy.profile has read (and removed) it
+            if trace:
+                os.remove(trace)
         self.session = None
 
 

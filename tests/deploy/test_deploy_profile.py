@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import glob
+import importlib.util
 import json
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,12 +24,14 @@ from alignseg.deploy.profile import (
     check_profilable,
     format_profile,
     onnxruntime_macs,
+    profile_markdown,
     profile_runner,
     validate_profile,
 )
 from alignseg.deploy.runtimes import build_runner
 
 SIZE = (64, 128)
+TABLES = Path(__file__).resolve().parents[2] / "benchmarks" / "profile_tables.py"
 EXPORT = {"size": SIZE, "dynamic": False}
 
 
@@ -40,7 +47,7 @@ def image():
 
 def _profile(model, image, backend, **options):
     with build_runner(backend, model, profile=True, **options) as runner:
-        return profile_runner(runner, image, runs=2, warmup=1, top=5)
+        return profile_runner(runner, image, runs=2, warmup=3, top=4)
 
 
 def _conv_macs(profile, conv_types):
@@ -52,14 +59,15 @@ def _eval_convs(model) -> int:
     return sum(isinstance(m, nn.Conv2d) and id(m) not in aux for m in model.modules())
 
 
-def _check_accounting(profile):
+def _check_accounting(profile, top=4):
     validate_profile(profile)
     assert all(set(ROW_KEYS) <= set(row) for row in profile["by_type"])
-    assert len(profile["top_nodes"]) == 5 and all(set(NODE_KEYS) <= set(row) for row in profile["top_nodes"])
+    assert len(profile["top_nodes"]) == top and all(set(NODE_KEYS) <= set(row) for row in profile["top_nodes"])
     assert sum(row["share"] for row in profile["by_type"]) == pytest.approx(1.0)
     assert sum(row["ms"] for row in profile["by_type"]) == pytest.approx(profile["ops_ms"])
-    # the ops run inside the timed call: together they cannot take longer, and they take most of it
-    assert 0.5 * profile["wall_ms"] < profile["ops_ms"] <= profile["wall_ms"] * 1.02
+    # the ops run inside the timed call: together they cannot take longer, and they take the bulk of it (on a
+    # 85-99% in runs here; other processes on the two shared cores stretch the gaps between nodes)
+    assert 0.3 * profile["wall_ms"] < profile["ops_ms"] <= profile["wall_ms"] * 1.02
     assert profile["gap_ms"] == pytest.approx(profile["wall_ms"] - profile["ops_ms"])
     slowest = [row["ms"] for row in profile["top_nodes"]]
     assert slowest == sorted(slowest, reverse=True)
@@ -67,7 +75,9 @@ def _check_accounting(profile):
         if row["gmacs"]:
             assert row["gflops"] == pytest.approx(2 * row["gmacs"] / (row["ms"] / 1e3))
     text = format_profile(profile)
-    assert "GFLOP/s" in text and "slowest 5 nodes" in text
+    assert "GFLOP/s" in text and f"slowest {top} nodes" in text
+    markdown = profile_markdown(profile, rows=3)
+    assert markdown.count("\n| ") == 2 + 3 + 1 + top, markdown  # 2 heads, 3 rows, "more rows", the nodes
 
 
 def test_openvino_profile_counts_every_conv_mac_of_the_model(model, image):
@@ -95,6 +105,13 @@ def test_onnxruntime_profile_reads_the_trace(model, image):
     # ONNX Runtime's NCHWc kernels pad output channels to the vector width: the work they do is at least
     # the model's (the 2-channel flow convolutions and the 11-class classifier are padded here)
     assert _conv_macs(profile, {"Conv", "FusedConv"}) >= count_macs(model, SIZE)
+    with build_runner("onnxruntime", model, export=EXPORT, profile=True) as unread:
+        unread(image)
+    assert not _ort_traces(), "a runner's trace is removed whether or not it was profiled"
+
+
+def _ort_traces() -> list:
+    return glob.glob(os.path.join(tempfile.gettempdir(), f"alignseg-ort-profile-{os.getpid()}*"))
 
 
 def test_onnxruntime_macs_from_shapes():
@@ -115,14 +132,46 @@ def test_torch_eager_profile_names_the_kernels(model, image, precision):
     assert all(row["kernel"].startswith("aten::") for row in convs)
 
 
+class _Block(nn.Module):
+    """Conv-BN-ReLU, a residual pair and a resize: Inductor fuses a conv with its add into an in-place conv."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        self.conv = nn.Conv2d(16, 16, 3, 1, 2, dilation=2)
+        self.shortcut = nn.Conv2d(16, 16, 1)
+        self.classifier = nn.Conv2d(16, 5, 1)
+
+    def forward(self, x):
+        y = self.stem(x)
+        y = torch.relu(self.conv(y) + self.shortcut(y))
+        return nn.functional.interpolate(self.classifier(y), size=x.shape[-2:], mode="bilinear")
+
+
 @pytest.mark.slow
-def test_torch_compile_profile_times_inductor_kernels(model, image):
-    profile = _profile(model, image, "compile")
-    _check_accounting(profile)
+def test_torch_compile_profile_times_inductor_kernels(image):
+    block = _Block().eval()
+    profile = _profile(block, image, "compile")
+    _check_accounting(profile, top=4)
     types = {row["type"] for row in profile["by_type"]}
     assert any(kind.startswith("cpp_fused") for kind in types), types
     conv_types = {kind for kind in types if "convolution" in kind}
-    assert _conv_macs(profile, conv_types) == count_macs(model, SIZE)
+    assert conv_types and _conv_macs(profile, conv_types) == count_macs(block, SIZE)
+    assert sum(row["count"] for row in profile["by_type"] if row["type"] in conv_types) == 4
+
+
+@pytest.mark.slow
+def test_int8_profile_shows_int8_kernels_and_the_same_macs(image):
+    pytest.importorskip("nncf")
+    from alignseg.deploy.quantize import calibration_for
+
+    small = random_model("sfnet_df1", num_classes=11)
+    calibration = calibration_for("int8", shared_path("data", "camvid", "images", "train"), SIZE, 1)
+    profile = _profile(small, image, "openvino", export=EXPORT, precision="int8", calibration=calibration)
+    _check_accounting(profile)
+    convs = [row for row in profile["by_type"] if row["type"] == "Convolution"]
+    assert any("I8" in row["kernel"].upper() and row["precision"] in ("u8", "i8") for row in convs), convs
+    assert _conv_macs(profile, {"Convolution"}) == count_macs(small, SIZE)
 
 
 def test_cli_bench_profile_writes_a_valid_record(tmp_path, capsys):
@@ -141,21 +190,18 @@ def test_cli_bench_profile_writes_a_valid_record(tmp_path, capsys):
     broken = dict(record, profile={k: v for k, v in profile.items() if k != "by_type"})
     with pytest.raises(ValueError, match="by_type"):
         validate_record(broken)
+    # benchmarks/profile_tables.py turns such records into the markdown of benchmarks/RESULTS.md
+    spec = importlib.util.spec_from_file_location("profile_tables", TABLES)
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    assert tables.main([str(out), "-o", str(tmp_path / "profile.md"), "--rows", "3"]) == 0
+    markdown = (tmp_path / "profile.md").read_text()
+    assert "## sfnet_r18, openvino fp32 cpu, 1×3×64×128" in markdown and "| Convolution | `" in markdown
+    unprofiled = tmp_path / "plain.json"
+    unprofiled.write_text(json.dumps({k: v for k, v in record.items() if k != "profile"}))
+    with pytest.raises(ValueError, match="no profile"):
+        tables.main([str(unprofiled), "-o", str(tmp_path / "plain.md")])
 
-
-@pytest.mark.slow
-def test_cli_bench_profile_int8_shows_int8_kernels(tmp_path, capsys):
-    pytest.importorskip("nncf")
-    camvid = shared_path("data", "camvid", "images", "train")
-    out = tmp_path / "int8.json"
-    assert main(["bench", "sfnet_r18", "--size", *map(str, SIZE), "--profile", "--runs", "2", "--warmup", "1",
-                 "--backend", "openvino", "--precision", "int8", "--calibration", str(camvid),
-                 "--calibration-count", "2", "--no-parity", "-o", str(out)]) == 0
-    record = json.loads(out.read_text())
-    validate_record(record)
-    convs = [row for row in record["profile"]["by_type"] if row["type"] == "Convolution"]
-    assert any("I8" in row["kernel"].upper() and row["precision"] in ("u8", "i8") for row in convs), convs
-    assert _conv_macs(record["profile"], {"Convolution"}) / 1e9 == pytest.approx(record["gmacs"], abs=1e-4)
 
 
 def test_profile_errors_are_clear(model, image, capsys):
