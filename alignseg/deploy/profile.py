@@ -26,7 +26,7 @@ import os
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from torch import Tensor
@@ -78,47 +78,50 @@ def check_profilable(backend: str, device: str, cuda_graphs: bool = False) -> No
                          + (" with CUDA graphs" if cuda_graphs else "") + "): use --device cpu")
 
 
-def profile_runner(runner: Runner, image: Tensor, *, runs: int = 5, warmup: int = 2, top: int = DEFAULT_TOP
-                   ) -> dict:
+def profile_runner(runner: Runner, image: Tensor, *, runs: int = 5, warmup: int = 2, top: int = DEFAULT_TOP,
+                   labels: bool = False) -> dict:
     """Profile ``runs`` forwards of ``runner`` on ``image`` after ``warmup``; the record described above.
 
-    The runner must have been built with ``profile=True`` (``build_runner(..., profile=True)``).
+    The runner must have been built with ``profile=True`` (``build_runner(..., profile=True)``). ``labels``
+    profiles ``runner.labels`` (class ids; on OpenVINO the graph with the arg-max appended) instead of the logits.
     """
     if runs < 1 or warmup < 0 or top < 0:
         raise ValueError(f"need runs >= 1, warmup >= 0 and top >= 0 (got {runs}, {warmup}, {top})")
     inner = getattr(runner, "inner", runner)  # a runner that owns its temporary export
     if getattr(inner, "device", "cpu") != "cpu":
         raise ValueError(f"the profiler breaks down CPU runs only, not {inner.name}")
+    forward = runner.labels if labels else runner
     for _ in range(warmup):
-        runner(image)
+        forward(image)
     if isinstance(inner, OpenVINORunner):
-        source, nodes, walls = "openvino performance counters", *_openvino_nodes(runner, inner, image, runs)
+        source, nodes, walls = "openvino performance counters", *_openvino_nodes(forward, inner, image, runs,
+                                                                                  labels)
     elif isinstance(inner, OnnxRuntimeRunner):
-        source, nodes, walls = "onnxruntime profiler", *_onnxruntime_nodes(runner, inner, image, runs)
+        source, nodes, walls = "onnxruntime profiler", *_onnxruntime_nodes(forward, inner, image, runs)
     elif isinstance(inner, TorchRunner):
-        source, nodes, walls = "torch.profiler", *_torch_nodes(runner, image, runs)
+        source, nodes, walls = "torch.profiler", *_torch_nodes(forward, image, runs)
     else:
         raise ValueError(f"no per-operator profiler for {type(inner).__name__}")
     return summarize(nodes, walls, runs=runs, warmup=warmup, source=source, top=top)
 
 
-def _wall(runner: Runner, image: Tensor) -> float:
+def _wall(forward: Callable[[Tensor], Tensor], image: Tensor) -> float:
     start = time.perf_counter()
-    runner(image)
+    forward(image)
     return (time.perf_counter() - start) * 1000
 
 
-def _openvino_nodes(runner: Runner, inner: OpenVINORunner, image: Tensor, runs: int
-                    ) -> tuple[list[NodeTime], list[float]]:
+def _openvino_nodes(forward: Callable[[Tensor], Tensor], inner: OpenVINORunner, image: Tensor, runs: int,
+                    labels: bool) -> tuple[list[NodeTime], list[float]]:
     """Executed nodes from the performance counters; shapes and precisions from the runtime graph."""
     if not inner.config.get("PERF_COUNT"):
         raise ValueError("the openvino runner was built without performance counters: build it with profile=True")
-    request = inner._request(tuple(image.shape))
+    request = inner._request(tuple(image.shape), labels)
     runtime = {op.get_friendly_name(): op for op in request.get_compiled_model().get_runtime_model().get_ops()}
     nodes: dict[str, NodeTime] = {}
     walls = []
     for _ in range(runs):
-        walls.append(_wall(runner, image))
+        walls.append(_wall(forward, image))
         for info in request.get_profiling_info():
             if info.status.name != "EXECUTED":
                 continue
@@ -157,12 +160,12 @@ def openvino_macs(op) -> int:
     return math.prod(output) * per_output
 
 
-def _onnxruntime_nodes(runner: Runner, inner: OnnxRuntimeRunner, image: Tensor, runs: int
+def _onnxruntime_nodes(forward: Callable[[Tensor], Tensor], inner: OnnxRuntimeRunner, image: Tensor, runs: int
                        ) -> tuple[list[NodeTime], list[float]]:
     """Node events of the last ``runs`` model runs in ONNX Runtime's trace (the session stops profiling)."""
     if not inner.session.get_session_options().enable_profiling:
         raise ValueError("the onnxruntime runner was built without profiling: build it with profile=True")
-    walls = [_wall(runner, image) for _ in range(runs)]
+    walls = [_wall(forward, image) for _ in range(runs)]
     path = inner.session.end_profiling()
     try:
         with open(path) as stream:
@@ -202,7 +205,8 @@ def onnxruntime_macs(op_type: str, inputs: list[list[int]], outputs: list[list[i
     return 0
 
 
-def _torch_nodes(runner: Runner, image: Tensor, runs: int) -> tuple[list[NodeTime], list[float]]:
+def _torch_nodes(forward: Callable[[Tensor], Tensor], image: Tensor, runs: int
+                 ) -> tuple[list[NodeTime], list[float]]:
     """The outermost operator events (below the compiled-region frames) of each profiled forward."""
     from torch.profiler import ProfilerActivity, profile
 
@@ -210,7 +214,7 @@ def _torch_nodes(runner: Runner, image: Tensor, runs: int) -> tuple[list[NodeTim
     walls = []
     for _ in range(runs):
         with profile(activities=[ProfilerActivity.CPU], record_shapes=True, with_flops=True) as prof:
-            walls.append(_wall(runner, image))
+            walls.append(_wall(forward, image))
         seen: dict[str, int] = defaultdict(int)
         for event in _torch_ops(e for e in prof.events() if e.cpu_parent is None):
             kernel_event = _torch_kernel(event)
