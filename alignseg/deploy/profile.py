@@ -50,6 +50,7 @@ _TORCH_CONV_ARGS = {
 _TORCH_REFERENCE_KERNELS = ("aten::_slow_conv2d_forward", "aten::thnn_conv2d", "aten::slow_conv_dilated2d",
                             "aten::slow_conv_transpose2d")
 # events that frame compiled code rather than compute: their children are the ops
+_TORCH_RUN = "alignseg.profile.forward"  # the record_function around each profiled forward
 _TORCH_FRAMES = ("Torch-Compiled Region", "TorchDynamo", "Pregraph bytecode", "AOTDispatcher", "## ",
                  "CompiledFunction", "ProfilerStep")
 
@@ -208,15 +209,17 @@ def onnxruntime_macs(op_type: str, inputs: list[list[int]], outputs: list[list[i
 def _torch_nodes(forward: Callable[[Tensor], Tensor], image: Tensor, runs: int
                  ) -> tuple[list[NodeTime], list[float]]:
     """The outermost operator events (below the compiled-region frames) of each profiled forward."""
-    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler import ProfilerActivity, profile, record_function
 
-    nodes: dict[str, NodeTime] = {}
     walls = []
-    for _ in range(runs):
-        with profile(activities=[ProfilerActivity.CPU], record_shapes=True, with_flops=True) as prof:
-            walls.append(_wall(forward, image))
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True, with_flops=True) as prof:
+        for _ in range(runs):
+            with record_function(_TORCH_RUN):
+                walls.append(_wall(forward, image))
+    nodes: dict[str, NodeTime] = {}
+    for run in (event for event in prof.events() if event.name == _TORCH_RUN):
         seen: dict[str, int] = defaultdict(int)
-        for event in _torch_ops(e for e in prof.events() if e.cpu_parent is None):
+        for event in _torch_ops(run.cpu_children):
             kernel_event = _torch_kernel(event)
             label = f"{event.name} {_shapes_text(event.input_shapes)}"
             seen[label] += 1

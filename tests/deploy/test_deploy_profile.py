@@ -18,6 +18,7 @@ from alignseg.cli import main
 from alignseg.deploy.bench import validate_record
 from alignseg.deploy.complexity import count_macs
 from alignseg.deploy.loading import random_model
+from alignseg.deploy.onnx_graph import export_onnx, prepare_for_export
 from alignseg.deploy.profile import (
     NODE_KEYS,
     ROW_KEYS,
@@ -41,13 +42,22 @@ def model():
 
 
 @pytest.fixture(scope="module")
+def onnx_file(model, tmp_path_factory):
+    """sfnet_r18 exported once (static, BN folded) for the ONNX Runtime and OpenVINO runners here."""
+    pytest.importorskip("onnx")
+    path = tmp_path_factory.mktemp("profile") / "sfnet_r18.onnx"
+    export_onnx(prepare_for_export(model), path, **EXPORT)
+    return path
+
+
+@pytest.fixture(scope="module")
 def image():
     return torch.randn(1, 3, *SIZE, generator=torch.Generator().manual_seed(0))
 
 
-def _profile(model, image, backend, **options):
+def _profile(model, image, backend, warmup=3, **options):
     with build_runner(backend, model, profile=True, **options) as runner:
-        return profile_runner(runner, image, runs=2, warmup=3, top=4)
+        return profile_runner(runner, image, runs=2, warmup=warmup, top=4)
 
 
 def _conv_macs(profile, conv_types):
@@ -80,9 +90,11 @@ def _check_accounting(profile, top=4, least=0.3):
     assert markdown.count("\n| ") == 2 + 3 + 1 + top, markdown  # 2 heads, 3 rows, "more rows", the nodes
 
 
-def test_openvino_profile_counts_every_conv_mac_of_the_model(model, image):
+def test_openvino_profile_counts_every_conv_mac_of_the_model(model, onnx_file, image):
     pytest.importorskip("openvino")
-    profile = _profile(model, image, "openvino", export=EXPORT)
+    with build_runner("openvino", onnx_file, profile=True) as runner:
+        profile = profile_runner(runner, image, runs=2, warmup=3, top=4)
+        labels = profile_runner(runner, image, runs=1, warmup=1, top=0, labels=True)
     _check_accounting(profile)
     types = {row["type"] for row in profile["by_type"]}
     assert {"Convolution", "GridSample", "Interpolate"} <= types
@@ -93,15 +105,13 @@ def test_openvino_profile_counts_every_conv_mac_of_the_model(model, image):
     assert all(row["precision"] == "f32" for row in convs) and all(row["gflops"] > 0 for row in convs)
     assert any(row["reference"] for row in profile["by_type"]) == any(
         row["kernel"].startswith("ref") for row in profile["by_type"])
-    with build_runner("openvino", model, export=EXPORT, profile=True) as runner:
-        labels = profile_runner(runner, image, runs=1, warmup=1, top=0, labels=True)
     assert "TopK" in {row["type"] for row in labels["by_type"]}, "the class-id graph is the one profiled"
     assert _conv_macs(labels, {"Convolution"}) == count_macs(model, SIZE)
 
 
-def test_onnxruntime_profile_reads_the_trace(model, image):
+def test_onnxruntime_profile_reads_the_trace(model, onnx_file, image):
     pytest.importorskip("onnxruntime")
-    profile = _profile(model, image, "onnxruntime", export=EXPORT, threads=1)
+    profile = _profile(onnx_file, image, "onnxruntime", threads=1)
     _check_accounting(profile)
     convs = [row for row in profile["by_type"] if row["type"] in ("Conv", "FusedConv")]
     assert convs and sum(row["count"] for row in convs) == _eval_convs(model)
@@ -109,7 +119,7 @@ def test_onnxruntime_profile_reads_the_trace(model, image):
     # ONNX Runtime's NCHWc kernels pad output channels to the vector width: the work they do is at least
     # the model's (the 2-channel flow convolutions and the 11-class classifier are padded here)
     assert _conv_macs(profile, {"Conv", "FusedConv"}) >= count_macs(model, SIZE)
-    with build_runner("onnxruntime", model, export=EXPORT, profile=True) as unread:
+    with build_runner("onnxruntime", onnx_file, profile=True) as unread:
         unread(image)
     assert not _ort_traces(), "a runner's trace is removed whether or not it was profiled"
 
@@ -125,11 +135,12 @@ def test_onnxruntime_macs_from_shapes():
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_torch_eager_profile_names_the_kernels(model, image, precision):
-    profile = _profile(model, image, "eager", precision=precision)
+def test_torch_eager_profile_names_the_kernels(model, precision):
+    small = (32, 64)  # eager runs any size; half the exported one keeps the test quick
+    profile = _profile(model, torch.randn(1, 3, *small), "eager", warmup=1, precision=precision)
     _check_accounting(profile)
     convs = [row for row in profile["by_type"] if row["type"] == "aten::conv2d"]
-    assert _conv_macs(profile, {"aten::conv2d"}) == count_macs(model, SIZE)
+    assert _conv_macs(profile, {"aten::conv2d"}) == count_macs(model, small)
     assert sum(row["count"] for row in convs) == _eval_convs(model)
     expected = "float" if precision == "fp32" else "BFloat16"
     assert all(row["precision"] == expected for row in convs), convs
@@ -208,13 +219,13 @@ def test_cli_bench_profile_writes_a_valid_record(tmp_path, capsys):
 
 
 
-def test_profile_errors_are_clear(model, image, capsys):
+def test_profile_errors_are_clear(onnx_file, image, capsys):
     with pytest.raises(ValueError, match="CPU runs only"):
         check_profilable("eager", "cuda")
     with pytest.raises(ValueError, match="CPU runs only"):
         check_profilable("compile", "cpu", cuda_graphs=True)
     pytest.importorskip("onnxruntime")
-    with build_runner("onnxruntime", model, export=EXPORT) as runner, pytest.raises(ValueError, match="profile=True"):
+    with build_runner("onnxruntime", onnx_file) as runner, pytest.raises(ValueError, match="profile=True"):
         profile_runner(runner, image, runs=1, warmup=0)
     assert main(["bench", "sfnet_r18", "--size", "64", "128", "--profile", "--profile-top", "-1"]) != 0
     assert "--profile-top" in capsys.readouterr().err
