@@ -38,7 +38,7 @@ _SHOWN_SHARE = 0.001  # the text table leaves out rows under 0.1% of the op time
 PROFILE_KEYS = ("source", "runs", "warmup", "wall_ms", "ops_ms", "gap_ms", "gmacs", "by_type", "top_nodes")
 ROW_KEYS = ("type", "kernel", "precision", "reference", "count", "ms", "share", "gmacs", "gflops")
 NODE_KEYS = ("node", "type", "kernel", "precision", "reference", "ms", "share", "gmacs", "gflops")
-_OV_MAC_TYPES = {"Convolution", "GroupConvolution", "Deconvolution", "MatMul", "FullyConnected"}
+_OV_MAC_TYPES = {"Convolution", "GroupConvolution", "MatMul", "FullyConnected"}  # (no transposed convolutions)
 _ORT_CONV_TYPES = {"Conv", "FusedConv", "NchwcConv", "QLinearConv", "ConvInteger"}
 _ORT_MATMUL_TYPES = {"MatMul", "FusedMatMul", "Gemm", "MatMulInteger", "QLinearMatMul"}
 # torch convolution ops: argument positions of (input, weight, padding, stride, dilation); the in-place
@@ -49,8 +49,8 @@ _TORCH_CONV_ARGS = {
 }
 _TORCH_REFERENCE_KERNELS = ("aten::_slow_conv2d_forward", "aten::thnn_conv2d", "aten::slow_conv_dilated2d",
                             "aten::slow_conv_transpose2d")
-# events that frame compiled code rather than compute: their children are the ops
 _TORCH_RUN = "alignseg.profile.forward"  # the record_function around each profiled forward
+# events that frame compiled code rather than compute: their children are the ops
 _TORCH_FRAMES = ("Torch-Compiled Region", "TorchDynamo", "Pregraph bytecode", "AOTDispatcher", "## ",
                  "CompiledFunction", "ProfilerStep")
 
@@ -168,6 +168,9 @@ def _onnxruntime_nodes(forward: Callable[[Tensor], Tensor], inner: OnnxRuntimeRu
         raise ValueError("the onnxruntime runner was built without profiling: build it with profile=True")
     walls = [_wall(forward, image) for _ in range(runs)]
     path = inner.session.end_profiling()
+    if not path:
+        raise ValueError("an ONNX Runtime session is profiled once (its trace ends): build a new runner to profile "
+                         "again")
     try:
         with open(path) as stream:
             events = json.load(stream)

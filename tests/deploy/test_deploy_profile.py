@@ -119,6 +119,10 @@ def test_onnxruntime_profile_reads_the_trace(model, onnx_file, image):
     # ONNX Runtime's NCHWc kernels pad output channels to the vector width: the work they do is at least
     # the model's (the 2-channel flow convolutions and the 11-class classifier are padded here)
     assert _conv_macs(profile, {"Conv", "FusedConv"}) >= count_macs(model, SIZE)
+    with build_runner("onnxruntime", onnx_file, profile=True) as runner:
+        profile_runner(runner, image, runs=1, warmup=0)
+        with pytest.raises(ValueError, match="profiled once"):
+            profile_runner(runner, image, runs=1, warmup=0)
     with build_runner("onnxruntime", onnx_file, profile=True) as unread:
         unread(image)
     assert not _ort_traces(), "a runner's trace is removed whether or not it was profiled"
