@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         cuda_graphs=args.cuda_graphs, include_deform=args.include_deform,
         parity=not args.no_parity and exported is None, weights=args.weights, options=options,
         calibration=calibration, exported=exported, profile=args.profile, profile_top=args.profile_top,
+        labels=args.labels,
     )
     if args.weights is None:
         print("weights: fresh, untrained (no --weights): speed is unaffected, parity figures are indicative only")
@@ -102,6 +103,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--include-deform", action="store_true",
                        help="count the deformable convolution's MACs (FaPN's paper leaves them out)")
     bench.add_argument("--no-parity", action="store_true", help="skip the comparison with eager fp32")
+    bench.add_argument("--labels", action="store_true",
+                       help="time the class-id map instead of the logits (what `alignseg predict` asks for: "
+                            "OpenVINO computes the arg-max inside its graph, PyTorch after the forward)")
     bench.add_argument("--profile", action="store_true",
                        help="CPU: per-operator profile of --runs more forwards (runtime's own counters: time and "
                             "share per op type, GFLOP/s, kernel and precision each op ran in, slowest nodes)")

@@ -30,6 +30,8 @@ a list of them::
     setup_s          float, seconds to build the runner (export, compile) before the first call
     first_call_ms    float, the first (untimed) forward: graph compilation, autotuning
     parity           null for eager fp32, else {reference, input, max_abs_diff, argmax_agreement}
+                     (max_abs_diff null when class ids were timed)
+    output           optional: "class ids" when ``runner.labels`` was timed (``--labels``), absent for logits
     environment      {torch, python, platform, cpu, cpu_count, threads, cpu_flags, load_average, ...}
     timestamp        str, ISO 8601 UTC
     profile          optional (``--profile``; absent otherwise): the per-operator profile of ``runs`` more
@@ -163,9 +165,11 @@ def environment(device: str = "cpu") -> dict:
     return info
 
 
-def time_runner(runner: Runner, image: Tensor, *, runs: int, warmup: int, device: str = "cpu"
-                ) -> tuple[Latency, float, Tensor]:
-    """Time ``runs`` forwards after ``warmup``; returns the statistics, the first call's ms and the logits."""
+def time_runner(runner: Runner, image: Tensor, *, runs: int, warmup: int, device: str = "cpu",
+                labels: bool = False) -> tuple[Latency, float, Tensor]:
+    """Time ``runs`` forwards after ``warmup``; returns the statistics, the first call's ms and the logits (the
+    class ids with ``labels``: ``runner.labels`` is timed, the product when only labels are wanted)."""
+    forward = runner.labels if labels else runner
     if runs < 1 or warmup < 0:
         raise ValueError(f"need runs >= 1 and warmup >= 0 (got runs={runs}, warmup={warmup})")
     cuda = device.startswith("cuda")
@@ -173,24 +177,24 @@ def time_runner(runner: Runner, image: Tensor, *, runs: int, warmup: int, device
         image = image.to(device)
         torch.cuda.synchronize(device)
     start = time.perf_counter()
-    logits = runner(image)
+    logits = forward(image)
     if cuda:
         torch.cuda.synchronize(device)
     first_ms = (time.perf_counter() - start) * 1000
     for _ in range(max(warmup - 1, 0)):
-        runner(image)
+        forward(image)
     times = []
     for _ in range(runs):
         if cuda:
             begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             begin.record()
-            runner(image)
+            forward(image)
             end.record()
             torch.cuda.synchronize(device)
             times.append(begin.elapsed_time(end))
         else:
             begin_s = time.perf_counter()
-            runner(image)
+            forward(image)
             times.append((time.perf_counter() - begin_s) * 1000)
     return Latency.from_times(times, warmup), first_ms, logits
 
@@ -244,6 +248,7 @@ def benchmark(
     image_label: str | None = None,
     profile: bool = False,
     profile_top: int = DEFAULT_TOP,
+    labels: bool = False,
 ) -> dict | tuple[dict, Tensor]:
     """Benchmark ``model`` on one runtime and return the JSON record (see the module docstring).
 
@@ -256,7 +261,8 @@ def benchmark(
     quantisation time is part of ``setup_s``. ``image`` (``batch``×3×H×W at ``size``, e.g. a real photograph,
     described by ``image_label``) replaces the random input: agreement of a quantised or bf16 model means
     more on the images it is meant for. The input is named in the parity record. ``profile`` adds the
-    per-operator profile of ``runs`` more forwards (``profile_top`` slowest nodes listed).
+    per-operator profile of ``runs`` more forwards (``profile_top`` slowest nodes listed). ``labels`` times
+    (and profiles) the class ids (``runner.labels``) instead of the logits; ``return_logits`` then returns them.
     """
     backend = validate_options(backend, precision, device, compile=compile, cuda_graphs=cuda_graphs)
     if profile:
@@ -289,9 +295,11 @@ def benchmark(
     runner = build_runner(backend, source, **runner_options)
     setup_s = time.perf_counter() - start
     try:
-        latency, first_ms, logits = time_runner(runner, image, runs=runs, warmup=warmup, device=device)
+        latency, first_ms, logits = time_runner(runner, image, runs=runs, warmup=warmup, device=device,
+                                                labels=labels)
         runner_name = runner.name
-        profile_record = profile_runner(runner, image, runs=runs, warmup=0, top=profile_top) if profile else None
+        profile_record = profile_runner(runner, image, runs=runs, warmup=0, top=profile_top,
+                                        labels=labels) if profile else None
     finally:
         runner.close()
 
@@ -304,7 +312,10 @@ def benchmark(
         if reference is None:
             with torch.inference_mode():
                 reference = model(image)
-        diff, agreement = compare_logits(reference, logits)
+        if labels:
+            diff, agreement = None, float((logits.long() == reference.argmax(1)).float().mean())
+        else:
+            diff, agreement = compare_logits(reference, logits)
         parity_record = {"reference": "eager fp32 cpu", "input": image_label or "given image",
                          "max_abs_diff": diff, "argmax_agreement": agreement}
 
@@ -332,6 +343,8 @@ def benchmark(
         "environment": environment(device),
         "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if labels:
+        record["output"] = "class ids"
     if profile_record is not None:
         record["profile"] = profile_record
     return (record, logits) if return_logits else record
@@ -364,7 +377,7 @@ def format_record(record: dict) -> str:
     height, width = record["input_size"]
     rows = [
         ("model", f"{record['model']} ({record['weights']})"),
-        ("input", f"{record['batch']}x3x{height}x{width}"),
+        ("input", f"{record['batch']}x3x{height}x{width}" + (", class ids out" if record.get("output") else "")),
         ("runtime", f"{record['runner']}"),
         ("params", f"{record['params_used'] / 1e6:.3f}M used at eval ({record['params'] / 1e6:.3f}M built)"),
         ("GMACs", f"{record['gmacs']:.2f} ({record['mac_convention']})"),
@@ -375,8 +388,9 @@ def format_record(record: dict) -> str:
     ]
     if record["parity"] is not None:
         parity = record["parity"]
-        rows.append(("parity", f"vs {parity['reference']}: max |diff| {parity['max_abs_diff']:.3e}, argmax "
-                               f"agreement {100 * parity['argmax_agreement']:.3f}%"))
+        diff = "" if parity["max_abs_diff"] is None else f"max |diff| {parity['max_abs_diff']:.3e}, "
+        rows.append(("parity", f"vs {parity['reference']}: {diff}argmax agreement "
+                               f"{100 * parity['argmax_agreement']:.3f}%"))
     env = record["environment"]
     load = env.get("load_average")
     rows.append(("machine", f"{env['cpu']} ({env['cpu_count']} CPUs, {env['threads']} torch threads"

@@ -94,3 +94,15 @@ def test_cli_bench_rejects_bad_arguments(capsys):
     assert "fp32 graph only" in capsys.readouterr().err
     assert main(["bench", "sfnet_r18", "--cuda-graphs"]) == 2
     assert main(["bench", "sfnet_r18", "--runs", "0"]) == 2
+
+
+def test_cli_bench_labels_times_the_class_ids_and_checks_their_agreement(tmp_path, capsys):
+    pytest.importorskip("openvino")
+    out = tmp_path / "labels.json"
+    assert main(["bench", "sfnet_df1", "--size", "64", "128", "--runs", "2", "--warmup", "1", "--backend",
+                 "openvino", "--labels", "--output", str(out)]) == 0
+    record = json.loads(out.read_text())
+    validate_record(record)
+    assert record["output"] == "class ids" and record["parity"]["max_abs_diff"] is None
+    assert record["parity"]["argmax_agreement"] > 0.999  # fp32 OpenVINO: the same arg-max as eager fp32
+    assert "class ids out" in capsys.readouterr().out
