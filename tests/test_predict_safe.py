@@ -1,6 +1,8 @@
 """Prediction that never loses work (issue 10, finding 5): bad files skipped and listed, reruns resume,
 outputs never fed back, truncated videos fail, huge images tiled at bounded memory."""
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,6 +14,9 @@ from alignseg.predict import OutputOptions, Predictor, predict_path
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
+    import torch
+
+    torch.manual_seed(0)  # random weights, the same whichever tests ran before (the tiling test compares labels)
     return save_checkpoint(tmp_path_factory.mktemp("weights") / "w.pt", 11)
 
 
@@ -139,3 +144,39 @@ def test_overlay_of_a_huge_image_is_blended_in_row_bands():
     expected = np.rint(0.7 * image.astype(np.float32) + 0.3 * colors).astype(np.uint8)
     expected[0, 0] = image[0, 0]
     assert np.array_equal(viz.overlay(image, label, palette, alpha=0.3), expected)
+
+
+@pytest.mark.parametrize("reason", ["ENOSPC", "EROFS"])
+def test_full_disk_or_read_only_output_stops_at_the_first_file(weights, tmp_path, capsys, monkeypatch, reason):
+    """issue 10 session-3 finding: a full disk during `alignseg predict` gave one "failed" line per image and went
+    on through the whole folder. Now the first file that cannot be written stops the run with one line naming it,
+    exit 2, and the files written before it stay whole (a rerun goes on from there)."""
+    import errno
+
+    from alignseg.predict import outputs
+
+    images = tmp_path / "images"
+    save_images(images, ["a.png", "b.png", "c.png", "d.png"])
+    out = tmp_path / "out"
+    attempts = []
+    real = outputs.atomic_write
+
+    def filling(path, write):
+        attempts.append(path)
+        if len(attempts) > 4:  # the disk is full after a.png's files and b.png's first one
+            raise OSError(getattr(errno, reason), os.strerror(getattr(errno, reason)) + " (nothing was written)",
+                          str(path))
+        return real(path, write)
+
+    monkeypatch.setattr(outputs, "atomic_write", filling)
+    code = main(["predict", str(images), "--weights", str(weights), "-o", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(attempts) == 5  # no later image was tried
+    assert len(err) == 1 and err[0].startswith(f"alignseg predict: error: {out / 'b.png_color.png'}: ")
+    assert "nothing more can be written there" in err[0] and "the 1 input(s) finished before it are whole" in err[0]
+    assert sorted(p.name for p in out.iterdir()) == ["a.png_color.png", "a.png_ids.png", "a.png_overlay.png",
+                                                     "b.png_ids.png"]  # no temporary file left
+    assert Image.open(out / "a.png_overlay.png").size[1] == 40
+    monkeypatch.setattr(outputs, "atomic_write", real)
+    assert main(["predict", str(images), "--weights", str(weights), "-o", str(out), "--quiet"]) == 0
+    assert "3 images" in capsys.readouterr().out  # a.png done; b, c, d predicted

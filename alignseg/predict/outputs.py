@@ -27,6 +27,7 @@ taken as inputs, so an output folder inside the input folder does not feed back 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
@@ -49,6 +50,7 @@ __all__ = [
     "CITYSCAPES_RESULTS_FOLDER",
     "OUTPUT_KINDS",
     "OutputOptions",
+    "OutputUnwritable",
     "PredictSummary",
     "cityscapes_result_name",
     "is_output",
@@ -92,7 +94,8 @@ class OutputOptions:
 @dataclass
 class PredictSummary:
     """What one run did: inputs predicted, files written, notes worth telling the user, inputs skipped
-    because their outputs exist (``done``) and inputs that failed (``failed``: one message each)."""
+    because their outputs exist (``done``), inputs that failed (``failed``: one message each), and why the run
+    stopped early (``stopped``: the output folder took no more files; what was written before is whole)."""
 
     images: int = 0
     frames: int = 0
@@ -101,6 +104,30 @@ class PredictSummary:
     seconds: float = 0.0
     done: int = 0
     failed: list[str] = field(default_factory=list)
+    stopped: str | None = None
+
+
+class OutputUnwritable(Exception):
+    """The output folder takes no more files (full disk, read-only file system, quota, no permission): no later
+    image can be written either, so the run stops at the first (not an ``OSError``: never one image's failure)."""
+
+    REASONS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM})
+
+    def __init__(self, error: OSError):
+        self.path = Path(error.filename or "")
+        super().__init__(f"{error.filename}: {error.strerror}: nothing more can be written there, so the run stopped "
+                         "at the first file it could not write")
+
+
+def _write_output(path: str | os.PathLike, save: Callable) -> Path:
+    """``atomic_write``, with a disk or folder that refuses files raised as ``OutputUnwritable``."""
+    try:
+        return atomic_write(path, save)
+    except OSError as error:
+        if error.errno in OutputUnwritable.REASONS:
+            raise OutputUnwritable(error if error.filename else OSError(error.errno, error.strerror, str(path))) \
+                from error
+        raise
 
 
 def output_name(name: str, kind: str, suffix: str = ".png") -> str:
@@ -117,13 +144,13 @@ def write_png(path: str | os.PathLike, array: np.ndarray) -> Path:
     if array.dtype != np.uint8:
         raise ValueError(f"{path}: PNG outputs are uint8 arrays, got {array.dtype}")
     picture = Image.fromarray(array)
-    return atomic_write(path, lambda stream: picture.save(stream, format="PNG"))
+    return _write_output(path, lambda stream: picture.save(stream, format="PNG"))
 
 
 def write_palette_png(path: str | os.PathLike, label: np.ndarray, palette) -> Path:
     """Write class ids as a P-mode PNG with ``palette`` embedded (``viz.palette_image``), atomically."""
     picture = viz.palette_image(label, palette)
-    return atomic_write(path, lambda stream: picture.save(stream, format="PNG"))
+    return _write_output(path, lambda stream: picture.save(stream, format="PNG"))
 
 
 def to_cityscapes_label_ids(label: np.ndarray) -> np.ndarray:
@@ -295,7 +322,8 @@ def predict_path(
     """Predict an image, every image under a folder, or the frames of a video, and write the results.
 
     ``progress`` gets a line per input; ``report`` a line per input that failed (also listed in the
-    summary's ``failed``), as it happens."""
+    summary's ``failed``), as it happens. An output folder that takes no more files (``OutputUnwritable``)
+    ends the run at once, with the reason in the summary's ``stopped``."""
     options = options or OutputOptions()
     source, output = Path(source), Path(output)
     progress = progress or (lambda message: None)
@@ -307,11 +335,15 @@ def predict_path(
     kind = input_kind(source)
     summary = PredictSummary()
     start = time.perf_counter()
-    if kind == "video":
-        _predict_video(predictor, source, output, options, summary, progress, report)
-    elif kind == "folder":
-        _predict_images(predictor, _folder_inputs(source, output), source, output, options, summary, progress, report)
-    else:
-        _predict_images(predictor, [source], source.parent, output, options, summary, progress, report)
+    try:
+        if kind == "video":
+            _predict_video(predictor, source, output, options, summary, progress, report)
+        elif kind == "folder":
+            _predict_images(predictor, _folder_inputs(source, output), source, output, options, summary, progress,
+                            report)
+        else:
+            _predict_images(predictor, [source], source.parent, output, options, summary, progress, report)
+    except OutputUnwritable as error:
+        summary.stopped = str(error)
     summary.seconds = time.perf_counter() - start
     return summary
