@@ -180,3 +180,28 @@ def test_full_disk_or_read_only_output_stops_at_the_first_file(weights, tmp_path
     monkeypatch.setattr(outputs, "atomic_write", real)
     assert main(["predict", str(images), "--weights", str(weights), "-o", str(out), "--quiet"]) == 0
     assert "3 images" in capsys.readouterr().out  # a.png done; b, c, d predicted
+
+
+def test_flows_asked_on_a_tiled_image_get_one_clear_message(weights, predictor, tmp_path, capsys):
+    """issue 10 session-3 finding: tiled images return class ids only, and `--flows` on one said "model ... gives
+    no semantic flows", which is wrong. Now one note names the image, its size against the budget, what was
+    written instead and how to raise the budget; the API refuses logits, probabilities and flows alike."""
+    images = tmp_path / "images"
+    save_images(images, ["big.png"], size=(80, 96))  # 7680 pixels, over a budget of 4096
+    out = tmp_path / "out"
+    code = main(["predict", str(images), "--weights", str(weights), "-o", str(out), "--quiet", "--flows",
+                 "--max-pixels", "4096"])
+    printed = capsys.readouterr().out
+    assert code == 0 and (out / "big.png_ids.png").is_file() and not list(out.glob("*_flow*"))
+    notes = [line for line in printed.splitlines() if line.startswith("note: ")]
+    assert notes == [f"note: {images / 'big.png'} is 96x80 = 7,680 pixels, over the pixel budget of 4,096 "
+                     "(max_pixels): predicted in tiles, which give class ids only: its _ids, _color and _overlay PNGs "
+                     "were written, no _flow PNGs; --max-pixels 7680 (or 0: no budget) gives them, with memory "
+                     "growing with the image"]
+    small = Predictor(predictor.runner, predictor.record, max_pixels=4096)
+    big = np.zeros((80, 96, 3), np.uint8)
+    for ask in ("return_logits", "return_probabilities", "return_flows"):
+        with pytest.raises(ValueError, match=r"image 0 of the batch is 96x80 = 7,680 pixels, over the pixel budget "
+                                             rf"of 4,096 .* no {ask[7:]}: .* raise max_pixels to at least 7680"):
+            small.predict(big, **{ask: True})
+    assert small.predict(big).label.shape == (80, 96)

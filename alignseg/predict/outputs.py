@@ -224,7 +224,7 @@ def _predict_images(
         start = time.perf_counter()
         try:
             image = read_image(path)
-            prediction = predictor.predict(image, return_flows=options.flows)
+            prediction = predictor.predict(image, return_flows=_ask_flows(predictor, path, image, options, summary))
             files = write_prediction(prediction, image, output / relative, path.name, predictor, options,
                                      cityscapes_folder=cityscapes_folder)
         except (DataError, OSError, ValueError) as error:
@@ -234,9 +234,22 @@ def _predict_images(
         summary.images += 1
         summary.files += files
         note = f"model {predictor.model_name or ''} gives no semantic flows: no _flow PNGs were written"
-        if options.flows and not prediction.flows and note not in summary.notes:
+        if options.flows and not prediction.flows and not predictor.over_budget(image) and note not in summary.notes:
             summary.notes.append(note)
         progress(f"{path} -> {output / relative / path.name}_*.png ({(time.perf_counter() - start) * 1000:.0f} ms)")
+
+
+def _ask_flows(predictor: Predictor, path: Path | str, image: np.ndarray, options: OutputOptions,
+               summary: PredictSummary) -> bool:
+    """Whether to ask for flows: ``options.flows``, unless the image is over the pixel budget (tiles give class
+    ids only), which a note says once per image, with what is written instead and how to raise the budget."""
+    if not options.flows or not predictor.over_budget(image):
+        return options.flows
+    pixels = image.shape[0] * image.shape[1]
+    summary.notes.append(f"{path} is {predictor.budget_reason(image)}: its _ids, _color and _overlay PNGs were "
+                         f"written, no _flow PNGs; --max-pixels {pixels} (or 0: no budget) gives them, with memory "
+                         "growing with the image")
+    return False
 
 
 def _video_frame(frame: np.ndarray, prediction: Prediction, predictor: Predictor, options: OutputOptions,
@@ -273,9 +286,12 @@ def _predict_video(
     legend: np.ndarray | None = None
     flow_scale = [0.0]
     flows_seen = False
+    flows: bool | None = None
     with AtomicVideoWriter(video_path, video_fps(path)) as writer:
         for index, frame in enumerate(read_video_frames(path, options.max_frames)):
-            prediction = predictor.predict(frame, return_flows=options.flows)
+            if flows is None:  # frames share one size
+                flows = _ask_flows(predictor, f"{path} (its frames)", frame, options, summary)
+            prediction = predictor.predict(frame, return_flows=flows)
             if legend is None:  # every class, so that the frame size stays the same
                 legend = viz.draw_legend(predictor.class_names, predictor.palette,
                                          font_size=viz.font_size_for(frame.shape[0]), max_height=frame.shape[0])
@@ -290,7 +306,7 @@ def _predict_video(
         bar.close()
     if writer.warning:
         summary.notes.append(writer.warning)
-    if options.flows and not flows_seen:
+    if flows and not flows_seen:
         summary.notes.append(f"model {predictor.model_name or ''} gives no semantic flows: the video has no flow panel")
     summary.files.append(video_path)
     progress(f"{path}: {summary.frames} frames -> {video_path} ({writer.codec})")
