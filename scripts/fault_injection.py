@@ -794,6 +794,33 @@ def predict_full_disk(ctx: Context, outcome: Outcome) -> None:
 
 
 @case("predict")
+def predict_video_full_disk(ctx: Context, outcome: Outcome) -> None:
+    """The output disk fills up while a video's overlay is written: one line, exit non-zero, no unplayable file
+    left (OpenCV reports no write error: an .mp4 without its index used to be renamed into place, exit 0)."""
+    import cv2
+
+    video = ctx.work / "pred_video_full.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (256, 192))
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        writer.write(rng.integers(0, 255, (192, 256, 3), dtype=np.uint8))
+    writer.release()
+    folder = ctx.work / "pred_video_full"
+    if not mount_tmpfs(folder, "size=150k"):  # the overlay video of 30 noise frames takes ~1 MB
+        outcome.detail = "not permitted here: mounting a small tmpfs was refused"
+        outcome.clear_error = True
+        return
+    try:
+        result = predict(ctx, video, folder / "out")
+        judge_error(outcome, result, "No space left on device")
+        left = [p.name for p in (folder / "out").iterdir()] if (folder / "out").is_dir() else []
+        outcome.data_lost = bool(left)  # a broken video where the output should be
+        outcome.detail = f"tmpfs of 150 KB; files left: {left}; " + outcome.detail
+    finally:
+        unmount(folder)
+
+
+@case("predict")
 def predict_planted_payload(ctx: Context, outcome: Outcome) -> None:
     """A crafted .pt / .ckpt given to `alignseg predict --weights` and `alignseg eval --weights`, with torch told
     to unpickle freely: refused with one line, the payload never runs."""

@@ -205,3 +205,34 @@ def test_flows_asked_on_a_tiled_image_get_one_clear_message(weights, predictor, 
                                              rf"of 4,096 .* no {ask[7:]}: .* raise max_pixels to at least 7680"):
             small.predict(big, **{ask: True})
     assert small.predict(big).label.shape == (80, 96)
+
+
+def test_a_video_the_disk_could_not_finish_is_an_error_not_a_broken_file(tmp_path, monkeypatch):
+    """issue 10 session-4 fault-injection finding: a full disk during a video predict left an .mp4 without its
+    index (no player opens it) and exited 0, since OpenCV reports no write error. The writer now reads the frame
+    count back: a short file is removed, with ENOSPC when the disk is full, else an error naming the counts."""
+    import errno
+    import os
+    from types import SimpleNamespace
+
+    from alignseg.data import DataError
+    from alignseg.predict import video
+
+    frames = [np.full((32, 48, 3), 20 * i, np.uint8) for i in range(3)]
+    with video.AtomicVideoWriter(tmp_path / "ok.mp4", 5.0) as writer:
+        for frame in frames:
+            writer.write(frame)
+    assert count_frames(tmp_path / "ok.mp4") == 3
+    for free, error in ((0, OSError), (1000, DataError)):
+        writer = video.AtomicVideoWriter(tmp_path / "short.mp4", 5.0)
+        for frame in frames:
+            writer.write(frame)
+        writer.frames += 1  # as if a frame never reached the disk
+        real = os.statvfs
+        monkeypatch.setattr(video.os, "statvfs", lambda path, free=free: SimpleNamespace(f_bavail=free, f_frsize=4096))
+        with pytest.raises(error, match="No space left on device" if free == 0 else "reads back 3 of its 4 frames") \
+                as caught:
+            writer.close()
+        monkeypatch.setattr(video.os, "statvfs", real)
+        assert free or caught.value.errno == errno.ENOSPC
+        assert list(tmp_path.iterdir()) == [tmp_path / "ok.mp4"]  # nothing half-written left
