@@ -10,6 +10,7 @@ from .common import HELP_FORMAT, add_model_argument, add_output, add_runtime, ad
 def run(args: argparse.Namespace) -> int:
     from ..deploy.bench import benchmark, format_record, validate_options, write_json
     from ..deploy.loading import random_model
+    from ..deploy.profile import check_profilable, format_profile
     from ..deploy.quantize import calibration_for
     from ..deploy.runtimes import backend_for, exported_record, is_exported, resolve_device
 
@@ -19,6 +20,10 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device) if backend in ("eager", "compile") else "cpu"
     # refuse impossible combinations before a model is built
     validate_options(backend, args.precision, device, compile=args.compile, cuda_graphs=args.cuda_graphs)
+    if args.profile:
+        check_profilable(backend, device, args.cuda_graphs)
+    if args.profile_top < 0:
+        raise ValueError(f"--profile-top must be >= 0, got {args.profile_top}")
     if args.runs < 1 or args.warmup < 0:
         raise ValueError(f"need --runs >= 1 and --warmup >= 0 (got {args.runs} and {args.warmup})")
     if exported is not None:  # the file runs as it is; a fresh model of the same architecture is only counted
@@ -51,13 +56,15 @@ def run(args: argparse.Namespace) -> int:
         runs=args.runs, warmup=args.warmup, batch=args.batch, threads=args.threads, compile=args.compile,
         cuda_graphs=args.cuda_graphs, include_deform=args.include_deform,
         parity=not args.no_parity and exported is None, weights=args.weights, options=options,
-        calibration=calibration, exported=exported,
+        calibration=calibration, exported=exported, profile=args.profile, profile_top=args.profile_top,
     )
     if args.weights is None:
         print("weights: fresh, untrained (no --weights): speed is unaffected, parity figures are indicative only")
     elif exported is not None:
         print(f"weights: {exported} run as exported (no PyTorch weights: no parity check)")
     print(format_record(result))
+    if "profile" in result:
+        print(format_profile(result["profile"]))
     if args.output:
         write_json(result, args.output)
         print(f"wrote {args.output}")
@@ -95,5 +102,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--include-deform", action="store_true",
                        help="count the deformable convolution's MACs (FaPN's paper leaves them out)")
     bench.add_argument("--no-parity", action="store_true", help="skip the comparison with eager fp32")
+    bench.add_argument("--profile", action="store_true",
+                       help="CPU: per-operator profile of --runs more forwards (runtime's own counters: time and "
+                            "share per op type, GFLOP/s, kernel and precision each op ran in, slowest nodes)")
+    bench.add_argument("--profile-top", type=int, default=15, help="--profile: how many slowest nodes to list")
     add_output(bench, "write the JSON record (schema in alignseg.deploy.bench) here")
     bench.set_defaults(func=run)

@@ -32,6 +32,12 @@ a list of them::
     parity           null for eager fp32, else {reference, input, max_abs_diff, argmax_agreement}
     environment      {torch, python, platform, cpu, cpu_count, threads, cpu_flags, load_average, ...}
     timestamp        str, ISO 8601 UTC
+    profile          optional (``--profile``; absent otherwise): the per-operator profile of ``runs`` more
+                     forwards of the same runner, built with the runtime's profiling on (so ``latency_ms`` is
+                     timed with it on too), as ``alignseg.deploy.profile`` describes: {source, runs, warmup,
+                     wall_ms, ops_ms, gap_ms, gmacs, by_type: [rows], top_nodes: [rows]}
+
+The optional key is an addition within schema version 1: records without it are unchanged.
 """
 
 from __future__ import annotations
@@ -51,12 +57,14 @@ from torch import Tensor, nn
 
 from ..fileio import atomic_write
 from .complexity import count_macs, count_parameters
+from .profile import DEFAULT_TOP, check_profilable, profile_runner, validate_profile
 from .runtimes import BACKENDS, Runner, build_runner, canonical_backend, check_precision
 
 SCHEMA_VERSION = 1
 RECORD_KEYS = ("schema_version", "model", "weights", "input_size", "batch", "backend", "runner", "precision",
                "device", "options", "params", "params_used", "gmacs", "mac_convention", "latency_ms", "fps",
                "setup_s", "first_call_ms", "parity", "environment", "timestamp")
+OPTIONAL_KEYS = ("profile",)
 LATENCY_KEYS = ("median", "p10", "p90", "min", "mean", "runs", "warmup")
 _CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_int8", "amx_tile")
 
@@ -234,6 +242,8 @@ def benchmark(
     calibration: Sequence[np.ndarray] | None = None,
     image: Tensor | None = None,
     image_label: str | None = None,
+    profile: bool = False,
+    profile_top: int = DEFAULT_TOP,
 ) -> dict | tuple[dict, Tensor]:
     """Benchmark ``model`` on one runtime and return the JSON record (see the module docstring).
 
@@ -245,14 +255,19 @@ def benchmark(
     ``calibration`` (input batches from real images) quantises the export to INT8 for openvino int8; the
     quantisation time is part of ``setup_s``. ``image`` (``batch``×3×H×W at ``size``, e.g. a real photograph,
     described by ``image_label``) replaces the random input: agreement of a quantised or bf16 model means
-    more on the images it is meant for. The input is named in the parity record.
+    more on the images it is meant for. The input is named in the parity record. ``profile`` adds the
+    per-operator profile of ``runs`` more forwards (``profile_top`` slowest nodes listed).
     """
     backend = validate_options(backend, precision, device, compile=compile, cuda_graphs=cuda_graphs)
+    if profile:
+        check_profilable(backend, device, cuda_graphs)
     if threads:
         torch.set_num_threads(threads)
     model = model.eval()
     options = dict(options or {})
     runner_options = dict(options, precision=precision, device=device)
+    if profile:
+        runner_options["profile"] = True
     if backend in ("eager", "compile"):
         runner_options["cuda_graphs"] = cuda_graphs
     if backend in ("onnxruntime", "openvino"):
@@ -276,6 +291,7 @@ def benchmark(
     try:
         latency, first_ms, logits = time_runner(runner, image, runs=runs, warmup=warmup, device=device)
         runner_name = runner.name
+        profile_record = profile_runner(runner, image, runs=runs, warmup=0, top=profile_top) if profile else None
     finally:
         runner.close()
 
@@ -316,6 +332,8 @@ def benchmark(
         "environment": environment(device),
         "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if profile_record is not None:
+        record["profile"] = profile_record
     return (record, logits) if return_logits else record
 
 
@@ -336,6 +354,8 @@ def validate_record(record: dict) -> None:
     parity = record["parity"]
     if parity is not None and not {"max_abs_diff", "argmax_agreement"} <= set(parity):
         raise ValueError("parity must hold max_abs_diff and argmax_agreement")
+    if "profile" in record:
+        validate_profile(record["profile"])
 
 
 def format_record(record: dict) -> str:

@@ -18,6 +18,10 @@ backend         source                                      options
                                                             calibration (int8 from a model or .onnx)
 ==============  ==========================================  =============================================
 
+Every backend also takes ``profile=True``: the runtime keeps per-node timings for
+``alignseg.deploy.profile`` (OpenVINO performance counters, ONNX Runtime's profiler trace, Inductor's
+kernels named in the torch profiler).
+
 Every command runs its model through one of these (``alignseg eval``, ``predict``, ``bench`` and the parity
 check of ``export``). A runner of an exported file carries the ``ModelRecord`` written into it by
 ``alignseg export`` (``record``: model name, classes, palette, normalisation, size); a PyTorch runner can
@@ -234,6 +238,7 @@ class TorchRunner(Runner):
         compile_mode: str | None = None,
         freezing: bool = True,
         dynamic: bool | None = False,
+        profile: bool = False,
     ) -> None:
         backend = "eager" if compile_mode is None else "compile"
         device = resolve_device(device)
@@ -255,6 +260,7 @@ class TorchRunner(Runner):
             self.model = self.model.to(memory_format=torch.channels_last)
         self.compile_mode = compile_mode
         self.freezing = freezing and device == "cpu"
+        self.profile = profile
         forward = self.model
         manual_graphs = cuda_graphs
         if compile_mode is not None:
@@ -307,7 +313,10 @@ class TorchRunner(Runner):
         # Inductor's freezing needs no_grad (not inference_mode) and is read when a graph is compiled
         from torch._inductor import config as inductor_config
 
-        patch = inductor_config.patch(freezing=True) if self.freezing else nullcontext()
+        settings = {"freezing": True} if self.freezing else {}
+        if self.profile:
+            settings["cpp.enable_kernel_profile"] = True  # name each fused kernel in torch.profiler
+        patch = inductor_config.patch(settings) if settings else nullcontext()
         with torch.no_grad(), patch:
             return self._forward(x).to(source_device)
 
@@ -358,7 +367,7 @@ class OnnxRuntimeRunner(Runner):
     """
 
     def __init__(self, path: str | os.PathLike, *, device: str = "cpu", threads: int | None = None,
-                 optimization: str = "all", precision: str = "fp32") -> None:
+                 optimization: str = "all", precision: str = "fp32", profile: bool = False) -> None:
         check_precision("onnxruntime", precision, device)
         ort = require("onnxruntime")
         if optimization not in _ORT_LEVELS:
@@ -372,6 +381,9 @@ class OnnxRuntimeRunner(Runner):
         }[optimization]
         if threads:
             options.intra_op_num_threads = threads
+        if profile:  # a JSON trace, read and removed by alignseg.deploy.profile
+            options.enable_profiling = True
+            options.profile_file_prefix = os.path.join(tempfile.gettempdir(), f"alignseg-ort-profile-{os.getpid()}")
         providers = ["CPUExecutionProvider"]
         if device.startswith("cuda"):
             if "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -397,6 +409,10 @@ class OnnxRuntimeRunner(Runner):
         return torch.from_numpy(logits).to(x.device)
 
     def close(self) -> None:
+        if self.session is not None and self.session.get_session_options().enable_profiling:
+            trace = self.session.end_profiling()  # "" once alignseg.deploy.profile has read (and removed) it
+            if trace:
+                os.remove(trace)
         self.session = None
 
 
@@ -410,7 +426,7 @@ class OpenVINORunner(Runner):
     """
 
     def __init__(self, path: str | os.PathLike, *, precision: str = "fp32", threads: int | None = None,
-                 hint: str = "LATENCY", device: str = "cpu") -> None:
+                 hint: str = "LATENCY", device: str = "cpu", profile: bool = False) -> None:
         check_precision("openvino", precision, device)
         ov = require("openvino")
         self.core = ov.Core()
@@ -431,6 +447,8 @@ class OpenVINORunner(Runner):
         self.config = {"INFERENCE_PRECISION_HINT": hint_precision, "PERFORMANCE_HINT": hint}
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = int(threads)
+        if profile:
+            self.config["PERF_COUNT"] = True  # per-node times for alignseg.deploy.profile
         self.path = Path(path)
         self.compiled: dict[tuple[tuple[int, ...], bool], object] = {}
         self.device = "cpu"
