@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from . import __version__
 from .commands import bench, convert, data, demo, evaluate, export, models, plot, predict, train
 from .deploy.extras import MissingExtraError
-from .engine.guards import TrainingDiverged
+from .engine.guards import TrainingDiverged, TrainingInterrupted
 
 # Each module adds its subcommands; the order here is the order of `alignseg --help`.
 COMMAND_MODULES = (models, demo, train, evaluate, plot, predict, convert, export, bench, data)
@@ -32,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, KeyError, OSError, MissingExtraError, TrainingDiverged) as exc:
         print(f"alignseg {args.command}: error: {user_message(exc)}", file=sys.stderr)
         return 2
+    except TrainingInterrupted as stop:  # SIGTERM / Ctrl-C: the shell's exit status of a signal
+        print(f"alignseg {args.command}: error: {stop}", file=sys.stderr)
+        return stop.exit_code
 
 
 def user_message(exc: BaseException) -> str:

@@ -1,5 +1,6 @@
-"""Fault injection against `alignseg train` / `alignseg eval` (issue 10): kills, full and read-only disks,
-divergence, corrupt data, hostile checkpoints, concurrent and repeated runs. Not part of the unit suite.
+"""Fault injection against `alignseg train` / `eval` / `predict` (issue 10): kills and SIGTERM, full and read-only
+disks, divergence, corrupt data and predict inputs, huge images, hostile checkpoints, concurrent and repeated
+runs. Not part of the unit suite.
 
 Every case runs the real CLI in a subprocess on tiny runs (procedural shapes or a generated image folder,
 64x64, a few steps, sfnet_lite_stdc1 on one CPU thread) and is judged by what a user would see and keep:
@@ -18,9 +19,10 @@ Results: benchmarks/results/fault_injection.{md,json}. The full-disk and read-on
 folders (needs root and mount permission); where mounting is refused they fall back to RLIMIT_FSIZE (writes
 fail with EFBIG) and skip the read-only mount, and say so in the table.
 
-Cases are functions registered with ``@case(group)`` in ``CASES``; the prediction cases of issue 10 item 5
-(folders with unreadable files, colliding names, corrupt videos, huge images) add themselves the same way
-with group ``predict``.
+Cases are functions registered with ``@case(group)`` in ``CASES``: groups ``kill``, ``folder``, ``disk``, ``nan``,
+``data``, ``payload``, ``eval`` and ``predict`` (folders with unreadable files, a truncated video, a 48 Mpx image
+with its peak memory, colliding names, the output inside the input, read-only and full output disks, planted
+weights).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class Outcome:
     silent_wrong: bool = False
     data_lost: bool = False
     resume_bit_exact: bool | None = None  # None: not a resume case
+    payload_executed: bool | None = None  # None: not a payload case
     detail: str = ""
     seconds: float = 0.0
 
@@ -263,6 +266,30 @@ def kill_during_checkpoint_write(ctx: Context, outcome: Outcome) -> None:
     outcome.resume_bit_exact = result.returncode == 0 and same_weights(state(run / "model_last.safetensors"), expected)
     outcome.detail = f"killed while writing {caught} after step {after}; old checkpoints intact: {intact}; " \
                      f".tmp cleaned with a message: {cleaned}"
+
+
+@case("kill")
+def sigterm_then_resume(ctx: Context, outcome: Outcome) -> None:
+    """SIGTERM (as `kill`, a scheduler or a container stop sends it) after a random step: the run stops at once with
+    one line and exit 143, the lock is released, and --resume ends bit-exact."""
+    expected = reference(ctx)
+    run = ctx.work / "sigterm"
+    config = tiny_config(ctx.work / "sigterm.yaml", run)
+    at = ctx.rng.randrange(1, STEPS)
+    process = start("train", "--config", str(config))
+    if not wait_for_step(process, run / "train.log", at):
+        raise RuntimeError(f"the run ended before step {at}")
+    tic = time.perf_counter()
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate()
+    seconds = time.perf_counter() - tic
+    judge_error(outcome, Result(process.returncode, stdout, stderr), "training stopped by SIGTERM")
+    stopped = outcome.detail
+    outcome.silent_wrong |= process.returncode != 143 or (run / ".alignseg.lock").exists()
+    result = resume_to_end(config, outcome)
+    outcome.resume_bit_exact = result.returncode == 0 and same_weights(state(run / "model_last.safetensors"), expected)
+    outcome.detail = f"SIGTERM after step {at}: exit {process.returncode} in {seconds:.1f} s, lock released: " \
+                     f"{not (run / '.alignseg.lock').exists()}; {stopped}"
 
 
 @case("kill")
@@ -536,6 +563,7 @@ def planted_pickle_payload(ctx: Context, outcome: Outcome) -> None:
         absorb(outcome, sub)
         details.append(f"{name}: {verdict(sub)}" + ("" if sub.clear_error else f" ({sub.detail[:200]})"))
     ran = marker.exists()
+    outcome.payload_executed = ran
     outcome.data_lost = ran  # counted where it hurts most: code ran
     outcome.clear_error = not (outcome.traceback or outcome.silent_wrong or outcome.unclear_error or ran)
     outcome.detail = f"payload executed: {ran}; " + "; ".join(details)
@@ -566,6 +594,259 @@ def eval_without_config_uses_recorded_data(ctx: Context, outcome: Outcome) -> No
     outcome.detail = f"evaluated {images} images (the run's validation set has 2)"
 
 
+# -- cases: prediction (issue 10 item 5, and the full disk / read-only output of a predict run) -------------
+
+
+def predict_weights(ctx: Context) -> Path:
+    """The reference run's weights (sfnet_lite_stdc1, 6 shapes classes)."""
+    reference(ctx)
+    return ctx.work / "reference" / "model_last.safetensors"
+
+
+def predict(ctx: Context, source: Path, output: Path, *extra: str, preexec: Callable | None = None) -> Result:
+    return cli("predict", str(source), "--weights", str(predict_weights(ctx)), "-o", str(output), "--quiet", *extra,
+               preexec=preexec)
+
+
+def noise_images(folder: Path, names: list[str], size: tuple[int, int] = (64, 80), seed: int = 0) -> Path:
+    """Random RGB images (they compress badly, so their outputs are about as large as the pixels)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(folder / name)
+    return folder
+
+
+def failed_inputs(stderr: str) -> list[str]:
+    """The inputs listed after ``N input(s) failed:`` at the end of a predict run."""
+    lines = stderr.strip().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.endswith("input(s) failed:")), len(lines))
+    return [line.strip().split(": ")[0] for line in lines[start + 1:] if line.startswith("  ")]
+
+
+def readable_pngs(folder: Path) -> bool:
+    try:
+        for path in folder.rglob("*.png"):
+            with Image.open(path) as picture:
+                picture.load()
+    except OSError:
+        return False
+    return True
+
+
+@case("predict")
+def predict_folder_with_bad_files(ctx: Context, outcome: Outcome) -> None:
+    """Truncated, zero-byte and non-image files among good ones: the good ones written, the bad ones listed,
+    exit 1; a rerun skips the finished images (their files untouched) and lists the bad ones again."""
+    images = noise_images(ctx.work / "pred_bad" / "images", ["a.png", "b.jpg", "c.png"])
+    good = (images / "b.jpg").read_bytes()
+    (images / "d_truncated.jpg").write_bytes(good[: len(good) // 3])
+    (images / "e_empty.png").write_bytes(b"")
+    (images / "f_text.jpg").write_text("this is not an image\n")
+    bad = sorted(str(images / name) for name in ("d_truncated.jpg", "e_empty.png", "f_text.jpg"))
+    out = ctx.work / "pred_bad" / "out"
+    first = predict(ctx, images, out)
+    written = {p: p.stat().st_mtime_ns for p in out.glob("*_overlay.png")}
+    second = predict(ctx, images, out)
+    outcome.traceback = "Traceback" in first.stderr + second.stderr
+    listed = [sorted(failed_inputs(r.stderr)) for r in (first, second)]
+    kept = {p: p.stat().st_mtime_ns for p in out.glob("*_overlay.png")} == written
+    goods = sorted(p.name for p in written) == ["a.png_overlay.png", "b.jpg_overlay.png", "c.png_overlay.png"]
+    right = first.returncode == 1 == second.returncode and listed == [bad, bad] and goods and kept \
+        and "3 already done" in second.stdout
+    outcome.clear_error, outcome.silent_wrong = right, not right
+    outcome.data_lost = not readable_pngs(out)
+    outcome.detail = (f"exit {first.returncode} then {second.returncode}; listed {len(listed[0])}/3 bad files both "
+                      f"times: {listed == [bad, bad]}; good outputs {len(written)}/3; rerun skipped the done ones "
+                      f"(files untouched): {kept and 'already done' in second.stdout}")
+
+
+@case("predict")
+def predict_video_truncated_mid_stream(ctx: Context, outcome: Outcome) -> None:
+    """An MJPG .avi cut in half (its header still declares every frame): frames expected vs decoded, exit 1."""
+    import cv2
+
+    video = ctx.work / "pred_video" / "clip.avi"
+    video.parent.mkdir(parents=True)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (96, 64))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        writer.write(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8))
+    writer.release()
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 2])
+    capture, decoded = cv2.VideoCapture(str(video)), 0
+    while capture.read()[0]:
+        decoded += 1
+    capture.release()
+    result = predict(ctx, video, ctx.work / "pred_video" / "out")
+    expect = f"declares 20 frames but {decoded} were decoded"
+    outcome.traceback = "Traceback" in result.stderr
+    outcome.clear_error = result.returncode == 1 and expect in result.stderr and not outcome.traceback
+    outcome.silent_wrong = not outcome.clear_error and not outcome.traceback
+    outcome.detail = f"exit {result.returncode}; " + " / ".join(result.stderr.strip().splitlines()[-2:])[:300]
+
+
+def _run_measured(args: list[str]) -> tuple[Result, int]:
+    """A CLI run and its peak resident memory in MB (``os.wait4``: this child alone)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([sys.executable, "-m", "alignseg", *args], stdout=out, stderr=err, env=env(),
+                                   cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        return Result(process.returncode, out.read(), err.read()), usage.ru_maxrss // 1024
+
+
+@case("predict")
+def predict_huge_image(ctx: Context, outcome: Outcome) -> None:
+    """An 8000x6000 (48 Mpx) photo-sized image at the default pixel budget: tiled, bounded memory, whole label."""
+    folder = ctx.work / "pred_huge"
+    folder.mkdir()
+    y, x = np.mgrid[0:6000, 0:8000]
+    pixels = np.stack([(x // 40) % 256, (y // 30) % 256, ((x + y) // 50) % 256], axis=-1).astype(np.uint8)
+    Image.fromarray(pixels).save(folder / "huge.jpg", quality=90)
+    del y, x, pixels
+    result, peak = _run_measured(["predict", str(folder / "huge.jpg"), "--weights", str(predict_weights(ctx)), "-o",
+                                  str(folder / "out"), "--quiet", "--threads", "2"])
+    ids = folder / "out" / "huge.jpg_ids.png"
+    shape = np.asarray(Image.open(ids)).shape if ids.is_file() else None
+    bound = 4096  # MB: the whole image at once needs ~16 GB (the issue's measurement)
+    outcome.traceback = "Traceback" in result.stderr
+    outcome.completed = result.returncode == 0 and shape == (6000, 8000) and peak < bound
+    outcome.silent_wrong = not outcome.completed and not outcome.traceback
+    outcome.detail = f"exit {result.returncode}; label {shape}; peak RSS {peak} MB (bound {bound} MB)" + (
+        "" if result.returncode == 0 else "; " + result.stderr.strip().splitlines()[-1][:200])
+
+
+@case("predict")
+def predict_colliding_names(ctx: Context, outcome: Outcome) -> None:
+    """``frame.jpg`` and ``frame.png`` (different pictures) in one folder: two sets of outputs, none replaced."""
+    images = noise_images(ctx.work / "pred_names" / "images", ["frame.png"], seed=1)
+    noise_images(images, ["frame.jpg"], seed=2)
+    out = ctx.work / "pred_names" / "out"
+    result = predict(ctx, images, out)
+    names = sorted(p.name for p in out.glob("*_ids.png"))
+    outcome.traceback = "Traceback" in result.stderr
+    outcome.completed = result.returncode == 0 and names == ["frame.jpg_ids.png", "frame.png_ids.png"]
+    outcome.silent_wrong = not outcome.completed and not outcome.traceback
+    outcome.detail = f"exit {result.returncode}; label files {names}"
+
+
+@case("predict")
+def predict_output_inside_input(ctx: Context, outcome: Outcome) -> None:
+    """The output folder inside the input folder, run twice: the second run predicts nothing of its own outputs."""
+    images = noise_images(ctx.work / "pred_inside" / "images", ["a.png", "b.png"])
+    out = images / "predictions"
+    first, second = predict(ctx, images, out), predict(ctx, images, out)
+    fed_back = [str(p.relative_to(images)) for p in images.rglob("*.png")
+                if p.name.count(".png_") > 1 or "predictions/predictions" in str(p)]
+    outcome.traceback = "Traceback" in first.stderr + second.stderr
+    outcome.completed = first.returncode == 0 == second.returncode and not fed_back \
+        and "2 already done" in second.stdout
+    outcome.silent_wrong = not outcome.completed and not outcome.traceback
+    outcome.detail = f"exit {first.returncode} then {second.returncode}; outputs of outputs: {fed_back}; " \
+                     f"second run: {second.stdout.strip().splitlines()[-1][:160]}"
+
+
+@case("predict")
+def predict_read_only_output(ctx: Context, outcome: Outcome) -> None:
+    folder = ctx.work / "pred_readonly"
+    if not mount_tmpfs(folder, "ro,size=1m"):
+        outcome.detail = "not permitted here: mounting a read-only tmpfs was refused (root owns every chmod)"
+        outcome.clear_error = True
+        return
+    try:
+        images = noise_images(ctx.work / "pred_ro_images", ["a.png", "b.png", "c.png"])
+        result = predict(ctx, images, folder / "out")
+        judge_error(outcome, result, "nothing more can be written")
+        outcome.silent_wrong |= "failed: " in result.stderr  # one line, not one failure per image
+    finally:
+        unmount(folder)
+
+
+@case("predict")
+def predict_full_disk(ctx: Context, outcome: Outcome) -> None:
+    """The output disk fills up after a few images: one line naming the file, the finished images whole, no
+    .tmp left, no image after it tried; a rerun on a disk with room finishes the rest."""
+    folder = ctx.work / "pred_full"
+    mounted = mount_tmpfs(folder, "size=3m")  # the outputs of a 512x512 noise image take ~1.2 MB
+    preexec = None
+    if not mounted:  # no mount: each file over 512 KB fails with EFBIG
+        def preexec() -> None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (512 << 10, 512 << 10))
+    try:
+        images = noise_images(ctx.work / "pred_full_images", [f"{i}.png" for i in range(8)], size=(512, 512))
+        out = folder / "out"
+        result = predict(ctx, images, out, preexec=preexec)
+        judge_error(outcome, result, "nothing more can be written")
+        outcome.silent_wrong |= "failed: " in result.stderr
+        finished = sorted(p.name.split("_")[0] for p in out.glob("*_overlay.png"))
+        leftovers = [p.name for p in out.rglob("*.tmp")] if out.is_dir() else []
+        outcome.data_lost = bool(leftovers) or not (readable_pngs(out) if out.is_dir() else True)
+        how = "tmpfs of 3 MB" if mounted else "RLIMIT_FSIZE 512 KB (tmpfs mount refused)"
+        outcome.detail = f"{how}; {len(finished)} of 8 images finished before the disk filled, all readable: " \
+                         f"{not outcome.data_lost}; leftover .tmp: {leftovers}; " + outcome.detail
+    finally:
+        if mounted:
+            unmount(folder)
+
+
+@case("predict")
+def predict_video_full_disk(ctx: Context, outcome: Outcome) -> None:
+    """The output disk fills up while a video's overlay is written: one line, exit non-zero, no unplayable file
+    left (OpenCV reports no write error: an .mp4 without its index used to be renamed into place, exit 0)."""
+    import cv2
+
+    video = ctx.work / "pred_video_full.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (256, 192))
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        writer.write(rng.integers(0, 255, (192, 256, 3), dtype=np.uint8))
+    writer.release()
+    folder = ctx.work / "pred_video_full"
+    if not mount_tmpfs(folder, "size=150k"):  # the overlay video of 30 noise frames takes ~1 MB
+        outcome.detail = "not permitted here: mounting a small tmpfs was refused"
+        outcome.clear_error = True
+        return
+    try:
+        result = predict(ctx, video, folder / "out")
+        judge_error(outcome, result, "No space left on device")
+        left = [p.name for p in (folder / "out").iterdir()] if (folder / "out").is_dir() else []
+        outcome.data_lost = bool(left)  # a broken video where the output should be
+        outcome.detail = f"tmpfs of 150 KB; files left: {left}; " + outcome.detail
+    finally:
+        unmount(folder)
+
+
+@case("predict")
+def predict_planted_payload(ctx: Context, outcome: Outcome) -> None:
+    """A crafted .pt / .ckpt given to `alignseg predict --weights` and `alignseg eval --weights`, with torch told
+    to unpickle freely: refused with one line, the payload never runs."""
+    marker = ctx.work / "PREDICT_PAYLOAD_RAN"
+    evil = {"state_dict": {}, "model": "sfnet_lite_stdc1", "payload": Payload(str(marker))}
+    images = noise_images(ctx.work / "pred_payload", ["a.png"])
+    unsafe = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+    details = []
+    for suffix in (".pt", ".ckpt"):
+        weights = ctx.work / f"evil{suffix}"
+        torch.save(evil, weights)
+        for command in ("predict", "eval"):
+            args = [str(images), "--weights", str(weights), "-o", str(ctx.work / "pred_payload_out")] \
+                if command == "predict" else ["--weights", str(weights), "--model", "sfnet_lite_stdc1"]
+            sub = Outcome(outcome.case, outcome.group)
+            judge_error(sub, cli(command, *args, extra_env=unsafe), weights.name)
+            absorb(outcome, sub)
+            details.append(f"{command} --weights evil{suffix}: {verdict(sub)}"
+                           + ("" if sub.clear_error else f" ({sub.detail[:160]})"))
+    ran = marker.exists()
+    outcome.payload_executed = ran
+    outcome.data_lost = ran
+    outcome.clear_error = not (outcome.traceback or outcome.silent_wrong or outcome.unclear_error or ran)
+    outcome.detail = f"payload executed: {ran}; " + "; ".join(details)
+
+
 # -- the report ---------------------------------------------------------------------------------------------
 
 
@@ -583,6 +864,7 @@ def verdict(o: Outcome) -> str:
 
 def report(outcomes: list[Outcome], seconds: float) -> tuple[str, dict]:
     resumes = [o for o in outcomes if o.resume_bit_exact is not None]
+    payloads = [o for o in outcomes if o.payload_executed is not None]
     summary = {
         "cases": len(outcomes),
         "clear_errors": sum(o.clear_error and not (o.traceback or o.silent_wrong or o.data_lost) for o in outcomes),
@@ -593,16 +875,17 @@ def report(outcomes: list[Outcome], seconds: float) -> tuple[str, dict]:
         "silent_wrong": sum(o.silent_wrong for o in outcomes),
         "data_lost": sum(o.data_lost for o in outcomes),
         "resume_bit_exact": f"{sum(bool(o.resume_bit_exact) for o in resumes)}/{len(resumes)}",
+        "payload_executed": f"{sum(bool(o.payload_executed) for o in payloads)}/{len(payloads)}",
         "seconds": round(seconds),
     }
-    lines = ["# Fault injection (issue 10): `alignseg train` / `alignseg eval`", "",
+    lines = ["# Fault injection (issue 10): `alignseg train` / `eval` / `predict`", "",
              f"`PYTHONPATH=. python scripts/fault_injection.py` — {time.strftime('%Y-%m-%d')}, "
              f"{summary['seconds']} s on {os.cpu_count()} CPU cores, torch {torch.__version__}.", "",
              "| cases | clear errors | completed as expected | unclear errors | tracebacks | silent wrong | "
-             "data lost | resume bit-exact |", "|---|---|---|---|---|---|---|---|",
+             "data lost | payload executed | resume bit-exact |", "|---|---|---|---|---|---|---|---|---|",
              f"| {summary['cases']} | {summary['clear_errors']} | {summary['completed_as_expected']} | "
              f"{summary['unclear_errors']} | {summary['tracebacks']} | {summary['silent_wrong']} | "
-             f"{summary['data_lost']} | "
+             f"{summary['data_lost']} | {summary['payload_executed']} | "
              f"{summary['resume_bit_exact']} |", "",
              "| case | group | verdict | resume bit-exact | detail |", "|---|---|---|---|---|"]
     for o in outcomes:

@@ -1,6 +1,8 @@
 """Prediction that never loses work (issue 10, finding 5): bad files skipped and listed, reruns resume,
 outputs never fed back, truncated videos fail, huge images tiled at bounded memory."""
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,6 +14,9 @@ from alignseg.predict import OutputOptions, Predictor, predict_path
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
+    import torch
+
+    torch.manual_seed(0)  # random weights, the same whichever tests ran before (the tiling test compares labels)
     return save_checkpoint(tmp_path_factory.mktemp("weights") / "w.pt", 11)
 
 
@@ -139,3 +144,95 @@ def test_overlay_of_a_huge_image_is_blended_in_row_bands():
     expected = np.rint(0.7 * image.astype(np.float32) + 0.3 * colors).astype(np.uint8)
     expected[0, 0] = image[0, 0]
     assert np.array_equal(viz.overlay(image, label, palette, alpha=0.3), expected)
+
+
+@pytest.mark.parametrize("reason", ["ENOSPC", "EROFS"])
+def test_full_disk_or_read_only_output_stops_at_the_first_file(weights, tmp_path, capsys, monkeypatch, reason):
+    """issue 10 session-3 finding: a full disk during `alignseg predict` gave one "failed" line per image and went
+    on through the whole folder. Now the first file that cannot be written stops the run with one line naming it,
+    exit 2, and the files written before it stay whole (a rerun goes on from there)."""
+    import errno
+
+    from alignseg.predict import outputs
+
+    images = tmp_path / "images"
+    save_images(images, ["a.png", "b.png", "c.png", "d.png"])
+    out = tmp_path / "out"
+    attempts = []
+    real = outputs.atomic_write
+
+    def filling(path, write):
+        attempts.append(path)
+        if len(attempts) > 4:  # the disk is full after a.png's files and b.png's first one
+            raise OSError(getattr(errno, reason), os.strerror(getattr(errno, reason)) + " (nothing was written)",
+                          str(path))
+        return real(path, write)
+
+    monkeypatch.setattr(outputs, "atomic_write", filling)
+    code = main(["predict", str(images), "--weights", str(weights), "-o", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(attempts) == 5  # no later image was tried
+    assert len(err) == 1 and err[0].startswith(f"alignseg predict: error: {out / 'b.png_color.png'}: ")
+    assert "nothing more can be written there" in err[0] and "the 1 input(s) finished before it are whole" in err[0]
+    assert sorted(p.name for p in out.iterdir()) == ["a.png_color.png", "a.png_ids.png", "a.png_overlay.png",
+                                                     "b.png_ids.png"]  # no temporary file left
+    assert Image.open(out / "a.png_overlay.png").size[1] == 40
+    monkeypatch.setattr(outputs, "atomic_write", real)
+    assert main(["predict", str(images), "--weights", str(weights), "-o", str(out), "--quiet"]) == 0
+    assert "3 images" in capsys.readouterr().out  # a.png done; b, c, d predicted
+
+
+def test_flows_asked_on_a_tiled_image_get_one_clear_message(weights, predictor, tmp_path, capsys):
+    """issue 10 session-3 finding: tiled images return class ids only, and `--flows` on one said "model ... gives
+    no semantic flows", which is wrong. Now one note names the image, its size against the budget, what was
+    written instead and how to raise the budget; the API refuses logits, probabilities and flows alike."""
+    images = tmp_path / "images"
+    save_images(images, ["big.png"], size=(80, 96))  # 7680 pixels, over a budget of 4096
+    out = tmp_path / "out"
+    code = main(["predict", str(images), "--weights", str(weights), "-o", str(out), "--quiet", "--flows",
+                 "--max-pixels", "4096"])
+    printed = capsys.readouterr().out
+    assert code == 0 and (out / "big.png_ids.png").is_file() and not list(out.glob("*_flow*"))
+    notes = [line for line in printed.splitlines() if line.startswith("note: ")]
+    assert notes == [f"note: {images / 'big.png'} is 96x80 = 7,680 pixels, over the pixel budget of 4,096 "
+                     "(max_pixels): predicted in tiles, which give class ids only: its _ids, _color and _overlay PNGs "
+                     "were written, no _flow PNGs; --max-pixels 7680 (or 0: no budget) gives them, with memory "
+                     "growing with the image"]
+    small = Predictor(predictor.runner, predictor.record, max_pixels=4096)
+    big = np.zeros((80, 96, 3), np.uint8)
+    for ask in ("return_logits", "return_probabilities", "return_flows"):
+        with pytest.raises(ValueError, match=r"image 0 of the batch is 96x80 = 7,680 pixels, over the pixel budget "
+                                             rf"of 4,096 .* no {ask[7:]}: .* raise max_pixels to at least 7680"):
+            small.predict(big, **{ask: True})
+    assert small.predict(big).label.shape == (80, 96)
+
+
+def test_a_video_the_disk_could_not_finish_is_an_error_not_a_broken_file(tmp_path, monkeypatch):
+    """issue 10 session-4 fault-injection finding: a full disk during a video predict left an .mp4 without its
+    index (no player opens it) and exited 0, since OpenCV reports no write error. The writer now reads the frame
+    count back: a short file is removed, with ENOSPC when the disk is full, else an error naming the counts."""
+    import errno
+    import os
+    from types import SimpleNamespace
+
+    from alignseg.data import DataError
+    from alignseg.predict import video
+
+    frames = [np.full((32, 48, 3), 20 * i, np.uint8) for i in range(3)]
+    with video.AtomicVideoWriter(tmp_path / "ok.mp4", 5.0) as writer:
+        for frame in frames:
+            writer.write(frame)
+    assert count_frames(tmp_path / "ok.mp4") == 3
+    for free, error in ((0, OSError), (1000, DataError)):
+        writer = video.AtomicVideoWriter(tmp_path / "short.mp4", 5.0)
+        for frame in frames:
+            writer.write(frame)
+        writer.frames += 1  # as if a frame never reached the disk
+        real = os.statvfs
+        monkeypatch.setattr(video.os, "statvfs", lambda path, free=free: SimpleNamespace(f_bavail=free, f_frsize=4096))
+        with pytest.raises(error, match="No space left on device" if free == 0 else "reads back 3 of its 4 frames") \
+                as caught:
+            writer.close()
+        monkeypatch.setattr(video.os, "statvfs", real)
+        assert free or caught.value.errno == errno.ENOSPC
+        assert list(tmp_path.iterdir()) == [tmp_path / "ok.mp4"]  # nothing half-written left

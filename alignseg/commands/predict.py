@@ -24,7 +24,8 @@ with --flows the first flow field beside the overlay), and the files above per f
 A rerun skips the images whose outputs exist (--overwrite redoes them); outputs found among the inputs (an
 output folder inside the input folder) are never predicted. An unreadable image is reported on stderr and
 skipped; a video whose decoded frames fall short of the container's count fails. Either way the good outputs
-are written, the failures listed at the end, and the exit status is 1.
+are written, the failures listed at the end, and the exit status is 1. A full disk or a read-only output
+folder stops the run at the first file it cannot write (one line, exit status 2; the files before it are whole).
 """
 
 
@@ -62,8 +63,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(summary.failed)} input(s) failed:", file=sys.stderr)
         for line in summary.failed:
             print(f"  {line}", file=sys.stderr)
-        return 1
-    return 0
+    if summary.stopped:  # a full disk or read-only folder: the files above are whole, a rerun goes on from there
+        print(f"alignseg predict: error: {summary.stopped}; the outputs of the {summary.images + summary.frames} "
+              "input(s) finished before it are whole and a rerun skips them", file=sys.stderr)
+        return 2
+    return 1 if summary.failed else 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -1,14 +1,20 @@
-"""Finite-value guards of training: a diverging run stops with one message and never writes NaN weights."""
+"""Guards of training: a diverging run stops with one message and never writes NaN weights; SIGTERM and
+Ctrl-C stop a run at once with one message, its lock released and its checkpoints intact."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import os
+import signal
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from types import FrameType
 
 import torch
 from torch import Tensor
 
-__all__ = ["TrainingDiverged", "check_finite_gradients", "check_finite_loss", "check_finite_tensors"]
+__all__ = ["TrainingDiverged", "TrainingInterrupted", "check_finite_gradients", "check_finite_loss",
+           "check_finite_tensors", "stop_on_signals"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -48,3 +54,44 @@ def check_finite_tensors(tensors: Mapping[str, Tensor], what: str) -> None:
         if isinstance(tensor, Tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise TrainingDiverged(f"refusing to write {what}: the model's {name} holds NaN or infinite values "
                                    "(training diverged; the files already written hold finite weights)")
+
+
+class TrainingInterrupted(BaseException):
+    """SIGTERM or SIGINT reached a training run. A ``BaseException``, like ``KeyboardInterrupt``, so that no
+    ``except Exception`` on the way swallows it and Lightning passes it on after its clean-up, rather than
+    turning it into its own exit (Lightning exits 0 on SIGTERM and 1 on Ctrl-C with a message of its own)."""
+
+    def __init__(self, signum: int, message: str = ""):
+        super().__init__(message or f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention for a process ended by a signal: 128 + its number (143 SIGTERM, 130 SIGINT)."""
+        return 128 + self.signum
+
+
+@contextmanager
+def stop_on_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> Iterator[None]:
+    """Within the block, the first SIGTERM or SIGINT raises ``TrainingInterrupted`` in the main thread wherever it
+    is, so the blocks around it (run-folder lock, atomic writes) clean up; a second one while that clean-up
+    runs ends the process at once. Forked loader workers ignore them: the main process stops the run."""
+    owner = os.getpid()
+    received: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:
+            return
+        if received:  # clean-up is stuck: the signal's default action
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(owner, signum)
+            return
+        received.append(signum)
+        raise TrainingInterrupted(signum)
+
+    previous = {signum: signal.signal(signum, handler) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, action in previous.items():
+            signal.signal(signum, action)

@@ -15,10 +15,12 @@ Layout of ``train.output_dir``::
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 import warnings
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from ..evaluation import SegmentationMetrics
 from .callbacks import AtomicCheckpointIO, ExportWeights, TrainingState
 from .config import Config, ConfigError, save_config
+from .guards import TrainingInterrupted, stop_on_signals
 from .module import SegmentationDataModule, SegmentationModule
 from .rundir import RunFolder, check_resume
 from .runlog import RunLog
@@ -61,6 +64,8 @@ class _DropAdvert(logging.Filter):
 
 
 logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdvert())
+# Lightning's "Received SIGTERM": the run's own message (``_explain_stop``) says it, with what is kept.
+logging.getLogger("lightning.pytorch.trainer.connectors.signal_connector").setLevel(logging.WARNING)
 
 
 def resolve_accelerator(config: Config) -> str:
@@ -144,6 +149,20 @@ def build_trainer(
     return trainer, export
 
 
+@contextmanager
+def _explain_stop(config: Config, module: Callable[[], SegmentationModule | None]) -> Iterator[None]:
+    """Give a run stopped by a signal its one line: the step reached and the checkpoint a resume continues from."""
+    try:
+        yield
+    except TrainingInterrupted as stop:
+        last = Path(config.train.output_dir) / "checkpoints" / "last.ckpt"
+        reached = f" at step {module().global_step}" if module() is not None else ""
+        kept = (f"{last} is intact: continue with `alignseg train --config ... --resume`" if last.is_file()
+                else "no training checkpoint was written yet: nothing to resume")
+        raise TrainingInterrupted(stop.signum, f"training stopped by {signal.Signals(stop.signum).name}{reached}; "
+                                               f"the run folder is unlocked and {kept}") from None
+
+
 def fit(
     config: Config,
     *,
@@ -166,7 +185,8 @@ def fit(
     folder: AbstractContextManager = nullcontext()
     if rank_zero_only.rank == 0:  # DDP processes started by Lightning (or torchrun) share rank 0's folder
         folder = RunFolder(config.train.output_dir, resume=checkpoint is not None, overwrite=overwrite)
-    with folder:
+    module: SegmentationModule | None = None
+    with stop_on_signals(), _explain_stop(config, lambda: module), folder:  # the lock is released first
         messages = check_resume(checkpoint, config) if checkpoint is not None and isinstance(folder, RunFolder) else []
         if config.train.threads is not None:
             torch.set_num_threads(config.train.threads)

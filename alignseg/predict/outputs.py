@@ -27,6 +27,7 @@ taken as inputs, so an output folder inside the input folder does not feed back 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
@@ -49,6 +50,7 @@ __all__ = [
     "CITYSCAPES_RESULTS_FOLDER",
     "OUTPUT_KINDS",
     "OutputOptions",
+    "OutputUnwritable",
     "PredictSummary",
     "cityscapes_result_name",
     "is_output",
@@ -92,7 +94,8 @@ class OutputOptions:
 @dataclass
 class PredictSummary:
     """What one run did: inputs predicted, files written, notes worth telling the user, inputs skipped
-    because their outputs exist (``done``) and inputs that failed (``failed``: one message each)."""
+    because their outputs exist (``done``), inputs that failed (``failed``: one message each), and why the run
+    stopped early (``stopped``: the output folder took no more files; what was written before is whole)."""
 
     images: int = 0
     frames: int = 0
@@ -101,6 +104,30 @@ class PredictSummary:
     seconds: float = 0.0
     done: int = 0
     failed: list[str] = field(default_factory=list)
+    stopped: str | None = None
+
+
+class OutputUnwritable(Exception):
+    """The output folder takes no more files (full disk, read-only file system, quota, no permission): no later
+    image can be written either, so the run stops at the first (not an ``OSError``: never one image's failure)."""
+
+    REASONS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM})
+
+    def __init__(self, error: OSError):
+        self.path = Path(error.filename or "")
+        super().__init__(f"{error.filename}: {error.strerror}: nothing more can be written there, so the run stopped "
+                         "at the first file it could not write")
+
+
+def _write_output(path: str | os.PathLike, save: Callable) -> Path:
+    """``atomic_write``, with a disk or folder that refuses files raised as ``OutputUnwritable``."""
+    try:
+        return atomic_write(path, save)
+    except OSError as error:
+        if error.errno in OutputUnwritable.REASONS:
+            raise OutputUnwritable(error if error.filename else OSError(error.errno, error.strerror, str(path))) \
+                from error
+        raise
 
 
 def output_name(name: str, kind: str, suffix: str = ".png") -> str:
@@ -117,13 +144,13 @@ def write_png(path: str | os.PathLike, array: np.ndarray) -> Path:
     if array.dtype != np.uint8:
         raise ValueError(f"{path}: PNG outputs are uint8 arrays, got {array.dtype}")
     picture = Image.fromarray(array)
-    return atomic_write(path, lambda stream: picture.save(stream, format="PNG"))
+    return _write_output(path, lambda stream: picture.save(stream, format="PNG"))
 
 
 def write_palette_png(path: str | os.PathLike, label: np.ndarray, palette) -> Path:
     """Write class ids as a P-mode PNG with ``palette`` embedded (``viz.palette_image``), atomically."""
     picture = viz.palette_image(label, palette)
-    return atomic_write(path, lambda stream: picture.save(stream, format="PNG"))
+    return _write_output(path, lambda stream: picture.save(stream, format="PNG"))
 
 
 def to_cityscapes_label_ids(label: np.ndarray) -> np.ndarray:
@@ -197,7 +224,7 @@ def _predict_images(
         start = time.perf_counter()
         try:
             image = read_image(path)
-            prediction = predictor.predict(image, return_flows=options.flows)
+            prediction = predictor.predict(image, return_flows=_ask_flows(predictor, path, image, options, summary))
             files = write_prediction(prediction, image, output / relative, path.name, predictor, options,
                                      cityscapes_folder=cityscapes_folder)
         except (DataError, OSError, ValueError) as error:
@@ -207,9 +234,22 @@ def _predict_images(
         summary.images += 1
         summary.files += files
         note = f"model {predictor.model_name or ''} gives no semantic flows: no _flow PNGs were written"
-        if options.flows and not prediction.flows and note not in summary.notes:
+        if options.flows and not prediction.flows and not predictor.over_budget(image) and note not in summary.notes:
             summary.notes.append(note)
         progress(f"{path} -> {output / relative / path.name}_*.png ({(time.perf_counter() - start) * 1000:.0f} ms)")
+
+
+def _ask_flows(predictor: Predictor, path: Path | str, image: np.ndarray, options: OutputOptions,
+               summary: PredictSummary) -> bool:
+    """Whether to ask for flows: ``options.flows``, unless the image is over the pixel budget (tiles give class
+    ids only), which a note says once per image, with what is written instead and how to raise the budget."""
+    if not options.flows or not predictor.over_budget(image):
+        return options.flows
+    pixels = image.shape[0] * image.shape[1]
+    summary.notes.append(f"{path} is {predictor.budget_reason(image)}: its _ids, _color and _overlay PNGs were "
+                         f"written, no _flow PNGs; --max-pixels {pixels} (or 0: no budget) gives them, with memory "
+                         "growing with the image")
+    return False
 
 
 def _video_frame(frame: np.ndarray, prediction: Prediction, predictor: Predictor, options: OutputOptions,
@@ -246,9 +286,12 @@ def _predict_video(
     legend: np.ndarray | None = None
     flow_scale = [0.0]
     flows_seen = False
+    flows: bool | None = None
     with AtomicVideoWriter(video_path, video_fps(path)) as writer:
         for index, frame in enumerate(read_video_frames(path, options.max_frames)):
-            prediction = predictor.predict(frame, return_flows=options.flows)
+            if flows is None:  # frames share one size
+                flows = _ask_flows(predictor, f"{path} (its frames)", frame, options, summary)
+            prediction = predictor.predict(frame, return_flows=flows)
             if legend is None:  # every class, so that the frame size stays the same
                 legend = viz.draw_legend(predictor.class_names, predictor.palette,
                                          font_size=viz.font_size_for(frame.shape[0]), max_height=frame.shape[0])
@@ -263,7 +306,7 @@ def _predict_video(
         bar.close()
     if writer.warning:
         summary.notes.append(writer.warning)
-    if options.flows and not flows_seen:
+    if flows and not flows_seen:
         summary.notes.append(f"model {predictor.model_name or ''} gives no semantic flows: the video has no flow panel")
     summary.files.append(video_path)
     progress(f"{path}: {summary.frames} frames -> {video_path} ({writer.codec})")
@@ -295,7 +338,8 @@ def predict_path(
     """Predict an image, every image under a folder, or the frames of a video, and write the results.
 
     ``progress`` gets a line per input; ``report`` a line per input that failed (also listed in the
-    summary's ``failed``), as it happens."""
+    summary's ``failed``), as it happens. An output folder that takes no more files (``OutputUnwritable``)
+    ends the run at once, with the reason in the summary's ``stopped``."""
     options = options or OutputOptions()
     source, output = Path(source), Path(output)
     progress = progress or (lambda message: None)
@@ -307,11 +351,15 @@ def predict_path(
     kind = input_kind(source)
     summary = PredictSummary()
     start = time.perf_counter()
-    if kind == "video":
-        _predict_video(predictor, source, output, options, summary, progress, report)
-    elif kind == "folder":
-        _predict_images(predictor, _folder_inputs(source, output), source, output, options, summary, progress, report)
-    else:
-        _predict_images(predictor, [source], source.parent, output, options, summary, progress, report)
+    try:
+        if kind == "video":
+            _predict_video(predictor, source, output, options, summary, progress, report)
+        elif kind == "folder":
+            _predict_images(predictor, _folder_inputs(source, output), source, output, options, summary, progress,
+                            report)
+        else:
+            _predict_images(predictor, [source], source.parent, output, options, summary, progress, report)
+    except OutputUnwritable as error:
+        summary.stopped = str(error)
     summary.seconds = time.perf_counter() - start
     return summary

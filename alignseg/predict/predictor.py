@@ -232,10 +232,14 @@ class Predictor:
                        return_flows: bool) -> list[Prediction]:
         if not images:
             return []
-        if self.max_pixels is not None and any(i.shape[0] * i.shape[1] > self.max_pixels for i in images):
-            if return_logits or return_probabilities:
-                raise ValueError(f"images over max_pixels={self.max_pixels} are predicted in tiles without keeping "
-                                 "full-size logits: raise max_pixels to get logits or probabilities")
+        if any(self.over_budget(image) for image in images):
+            asked = [name for name, on in (("logits", return_logits), ("probabilities", return_probabilities),
+                                           ("flows", return_flows)) if on]
+            if asked:
+                index, big = next((i, image) for i, image in enumerate(images) if self.over_budget(image))
+                raise ValueError(f"image {index} of the batch is {self.budget_reason(big)}, so it has no "
+                                 f"{' or '.join(asked)}: ask without them for its class ids, or raise max_pixels to "
+                                 f"at least {big.shape[0] * big.shape[1]} (memory grows with it)")
             return [Prediction(label=self.tiled_label(image)) for image in images]
         batch = torch.cat([self.preprocess(image) for image in images]) if len({i.shape for i in images}) == 1 \
             else None
@@ -264,6 +268,17 @@ class Predictor:
         return [Prediction(label=labels[i], logits=logits[i:i + 1].cpu() if return_logits else None,
                            probabilities=None if probabilities is None else probabilities[i], flows=flows[i])
                 for i in range(len(images))]
+
+    def over_budget(self, image: np.ndarray) -> bool:
+        """Whether ``image`` has more than ``max_pixels`` pixels, so that it is predicted in tiles (``tiled_label``),
+        which give class ids only (no logits, probabilities or flows)."""
+        return self.max_pixels is not None and image.shape[0] * image.shape[1] > self.max_pixels
+
+    def budget_reason(self, image: np.ndarray) -> str:
+        """``WxH = N pixels, over the pixel budget ...``: why an image over the budget gets class ids only."""
+        height, width = image.shape[:2]
+        return (f"{width}x{height} = {width * height:,} pixels, over the pixel budget of {self.max_pixels:,} "
+                "(max_pixels): predicted in tiles, which give class ids only")
 
     def tile_side(self) -> int:
         """Side of the square sliding-window tile for images over the budget: half the side of a

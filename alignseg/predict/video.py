@@ -9,6 +9,7 @@ target and renamed on ``close()``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import tempfile
@@ -111,9 +112,28 @@ class AtomicVideoWriter:
         if self._writer is None or self._temporary is None:
             raise DataError(f"no frames were written to {self.path}")
         self._writer.release()
+        self._check_written()
         os.replace(self._temporary, self.path)
         self._writer = self._temporary = None
         return self.path
+
+    def _check_written(self) -> None:
+        """Read the frame count back: OpenCV reports no write error, and a full disk leaves a file without its
+        index that no player opens. A short file is discarded with an error naming the cause."""
+        cv2 = require_cv2()
+        with _quiet_stderr():  # FFmpeg's own complaint about a file without its index
+            capture = cv2.VideoCapture(str(self._temporary))
+            count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+            capture.release()
+        if count == self.frames:
+            return
+        space = os.statvfs(self.path.parent)
+        self.discard()
+        if space.f_bavail == 0:
+            raise OSError(errno.ENOSPC, "No space left on device (the video could not be finished; nothing was "
+                                        "written)", str(self.path))
+        raise DataError(f"{self.path}: OpenCV finished a video that reads back {count} of its {self.frames} frames; "
+                        "nothing was written")
 
     def discard(self) -> None:
         if self._writer is not None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +176,51 @@ def test_a_second_concurrent_run_is_refused_and_a_dead_lock_reclaimed(tmp_path, 
     with RunFolder(run):  # the holder is dead: reclaimed
         assert json.loads((run / LOCK_NAME).read_text())["pid"] == os.getpid()
     assert f"process {sleeper.pid} that held it is no longer running" in capsys.readouterr().out
+
+
+def _train_until(config: Path, log: Path, steps: int, signum: int, *extra: str) -> subprocess.CompletedProcess:
+    """Run `alignseg train` in a subprocess, send ``signum`` once train.log shows ``steps`` new steps, and wait."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "1"}
+    seen = log.read_text().count(" loss ") if log.is_file() else 0
+    process = subprocess.Popen([sys.executable, "-m", "alignseg", "train", "--config", str(config), *extra],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 300
+    while process.poll() is None and time.time() < deadline:
+        if log.is_file() and log.read_text().count(" loss ") >= seen + steps:
+            break
+        time.sleep(0.05)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)  # stops promptly, or the test fails here
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+@pytest.mark.slow
+def test_sigterm_and_ctrl_c_stop_training_with_one_line_and_resume_continues(tmp_path):
+    """issue 10 session-3 finding: SIGTERM did not stop a running `alignseg train` (only SIGKILL did; Lightning
+    turns it into an exit with status 0 at some later point). Now SIGTERM and SIGINT stop it at once with one
+    line, exit 128 + signal, the lock released and last.ckpt intact; --resume continues (loader workers on)."""
+    from alignseg.engine.rundir import LOCK_NAME
+
+    run = tmp_path / "run"
+    config = write_config(tmp_path / "c.yaml", tiny_overrides(run, "train.max_steps=500", "train.log_every_n_steps=1",
+                                                               "train.checkpoint_every_n_steps=1", "data.workers=2",
+                                                               "train.limit_val_batches=0", train_samples=4))
+    reached = []
+    for signum, extra in ((signal.SIGTERM, ()), (signal.SIGINT, ("--resume",))):
+        stopped = _train_until(config, run / "train.log", 2, signum, *extra)
+        name = signal.Signals(signum).name
+        assert stopped.returncode == 128 + signum, stopped.stderr[-2000:]
+        assert "Traceback" not in stopped.stderr and "Received SIGTERM" not in stopped.stderr
+        line = stopped.stderr.strip().splitlines()[-1]
+        assert line.startswith(f"alignseg train: error: training stopped by {name} at step ")
+        assert f"the run folder is unlocked and {run / 'checkpoints' / 'last.ckpt'} is intact" in line
+        assert not (run / LOCK_NAME).exists()
+        assert not [p.name for p in run.rglob("*.tmp")]
+        reached.append(torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"])
+    step = reached[-1]
+    assert step > reached[0] >= 1  # the second run resumed from the first stop and went on
+    assert main(["train", "--config", str(config), "--resume", f"train.max_steps={step + 1}"]) == 0
+    assert read_checkpoint(run / "model_last.safetensors").record.step == step + 1
 
 
 # -- item 3: resume --------------------------------------------------------------------------------------
