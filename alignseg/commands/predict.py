@@ -25,6 +25,8 @@ A rerun skips the images whose outputs exist (--overwrite redoes them); outputs 
 output folder inside the input folder) are never predicted. An unreadable image is reported on stderr and
 skipped; a video whose decoded frames fall short of the container's count fails. Either way the good outputs
 are written, the failures listed at the end, and the exit status is 1.
+Decoding and writing run on their own threads while the model predicts (--no-overlap: one after another); the
+run ends with its end-to-end FPS (reading and writing included) and the seconds spent in each stage.
 """
 
 
@@ -40,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         progress=not args.quiet,
         overwrite=args.overwrite,
+        overlap=not args.no_overlap,
     )
     settings = InferenceSettings(mode=args.mode, scales=list(args.scales), flip=args.flip, window=args.window).check()
     input_kind(args.input)  # a wrong input path fails before the model is built
@@ -58,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         f"{len(summary.files)} files under {args.output}"
         + (f"; {summary.done} already done (--overwrite redoes them)" if summary.done else "")
     )
+    if summary.timing is not None and summary.timing.frames:
+        print("\n".join(summary.timing.lines()))
     if summary.failed:
         print(f"{len(summary.failed)} input(s) failed:", file=sys.stderr)
         for line in summary.failed:
@@ -112,5 +117,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     predict.add_argument("--max-frames", type=positive_int, default=None, help="video: stop after N frames")
     predict.add_argument("--save-frames", action="store_true", help="video: also write the per-frame PNGs")
     predict.add_argument("--overwrite", action="store_true", help="predict again the inputs whose outputs exist")
+    predict.add_argument("--no-overlap", action="store_true",
+                         help="decode, predict and write one input after another (default: decoding and writing run "
+                              "on their own threads, alongside inference; for comparing throughput)")
     predict.add_argument("--quiet", action="store_true", help="print only the summary")
     predict.set_defaults(func=run)
