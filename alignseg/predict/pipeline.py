@@ -78,11 +78,11 @@ class StageTimes:
         how = "decode and write overlapped with inference" if self.overlapped else "stages run one after another"
         inference_fps = self.frames / self.infer if self.infer > 0 else 0.0
         return [
-            f"throughput: {self.frames} frames in {self.wall:.1f} s = {self.fps:.2f} FPS end to end, reading and "
+            f"throughput: {self.frames} frames in {self.wall:.2f} s = {self.fps:.2f} FPS end to end, reading and "
             f"writing included ({how}); inference alone {inference_fps:.2f} FPS, "
             f"{100 * self.outside_inference:.0f}% of the wall time outside inference",
-            f"stages (s): decode {self.decode:.1f}, preprocess+inference {self.infer:.1f}, overlay {self.render:.1f}, "
-            f"write {self.write:.1f}, inference waiting {self.wait:.1f}",
+            f"stages (s): decode {self.decode:.2f}, preprocess+inference {self.infer:.2f}, "
+            f"overlay {self.render:.2f}, write {self.write:.2f}, inference waiting {self.wait:.2f}",
         ]
 
 
