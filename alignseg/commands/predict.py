@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         overwrite=args.overwrite,
         overlap=not args.no_overlap,
+        video_codec=args.video_codec,
     )
     settings = InferenceSettings(mode=args.mode, scales=list(args.scales), flip=args.flip, window=args.window).check()
     input_kind(args.input)  # a wrong input path fails before the model is built
@@ -115,6 +116,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                          help="also write colour-coded semantic flows (videos: a flow panel beside the overlay)")
     predict.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the prediction")
     predict.add_argument("--max-frames", type=positive_int, default=None, help="video: stop after N frames")
+    predict.add_argument(
+        "--video-codec", choices=("h264", "vp9", "mp4v"), default=None,
+        help="video: the output codec (default: H.264 where OpenCV can encode it, else VP9, else mp4v). OpenCV's "
+             "VP9 encoder is slow (seconds per 720p frame on 2 cores); mp4v is fast but most browsers do not play it")
     predict.add_argument("--save-frames", action="store_true", help="video: also write the per-frame PNGs")
     predict.add_argument("--overwrite", action="store_true", help="predict again the inputs whose outputs exist")
     predict.add_argument("--no-overlap", action="store_true",

@@ -47,7 +47,7 @@ from .inputs import IMAGE_SUFFIXES, find_images, input_kind, read_video_frames, 
 from .pipeline import Pipeline, StageTimes
 from .predictor import Prediction, Predictor
 from .progress import ProgressBar
-from .video import AtomicVideoWriter
+from .video import AtomicVideoWriter, chosen_codecs
 
 __all__ = [
     "CITYSCAPES_RESULTS_FOLDER",
@@ -78,7 +78,8 @@ _OUTPUT_PATTERN = re.compile(
 
 @dataclass(frozen=True)
 class OutputOptions:
-    """Which files to write besides ``_ids.png``, ``_color.png`` and ``_overlay.png``, video limits, and
+    """Which files to write besides ``_ids.png``, ``_color.png`` and ``_overlay.png``, video limits and codec
+    (``video_codec``: ``h264``, ``vp9`` or ``mp4v``; ``None``: the first of them OpenCV can encode), and
     whether decoding and writing overlap inference (``overlap``; off: the same stages one after another)."""
 
     flows: bool = False
@@ -89,12 +90,14 @@ class OutputOptions:
     progress: bool = True
     overwrite: bool = False
     overlap: bool = True
+    video_codec: str | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"overlay alpha must be in [0, 1], got {self.alpha}")
         if self.max_frames is not None and self.max_frames < 1:
             raise ValueError(f"max frames must be at least 1, got {self.max_frames}")
+        chosen_codecs(self.video_codec)  # an unknown name fails here
 
 
 @dataclass
@@ -304,7 +307,8 @@ def _predict_video(
     def written(outcome: Future) -> None:
         summary.files.extend(outcome.result())  # a failed write ends the run (the partial video is discarded)
 
-    with AtomicVideoWriter(video_path, video_fps(path)) as writer, Pipeline(overlap=options.overlap) as pipeline:
+    writer = AtomicVideoWriter(video_path, video_fps(path), chosen_codecs(options.video_codec))
+    with writer, Pipeline(overlap=options.overlap) as pipeline:
         times = pipeline.times
         for index, frame in enumerate(pipeline.read(read_video_frames(path, options.max_frames))):
             prediction = pipeline.infer(predictor.predict, frame, return_flows=options.flows)
@@ -313,6 +317,9 @@ def _predict_video(
             summary.frames += 1
             if bar is not None:
                 bar.update()
+        pipeline.finish()  # every frame handed to the encoder, then
+        with pipeline.times.measure("write"):
+            writer.close()  # the frames it still buffers are encoded (VP9 holds back up to 25)
         summary.timing = pipeline.finish()
     if bar is not None:
         bar.close()
