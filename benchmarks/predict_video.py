@@ -17,7 +17,9 @@ run, the share of wall time outside inference and the seconds per stage. ``warm 
 is the whole command (start-up and model loading too).
 
 Runtimes: OpenVINO INT8 (bf16 elsewhere where the CPU has it), OpenVINO bf16 (when the CPU has it) and fp32
-from the fp32 IR, and eager PyTorch fp32 on ``--eager-frames`` frames (it is several times slower).
+from the fp32 IR, and eager PyTorch fp32 on ``--eager-frames`` frames (it is several times slower). The
+output video is mp4v (``--video-codec mp4v``: fast to encode); INT8 also runs on ``--default-codec-frames``
+frames into the default codec (H.264 where OpenCV has it, else VP9: OpenCV's VP9 takes seconds per frame).
 
     python benchmarks/predict_video.py                                  # the recorded run (~10 min, quiet machine)
     python benchmarks/predict_video.py --weights /work/main/runs/trained/sfnet_r18/model_best.safetensors
@@ -126,18 +128,31 @@ def warm_inference_fps(weights: Path, precision: str, video: Path, count: int) -
         predictor.close()
 
 
-def predict_once(video: Path, weights: Path, precision: str, frames: int, overlap: bool, out: Path) -> dict:
+def fourcc(path: Path) -> str:
+    """The codec of a video file, as its four characters."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    code = int(capture.get(cv2.CAP_PROP_FOURCC))
+    capture.release()
+    return code.to_bytes(4, "little").decode("ascii", "replace")
+
+
+def predict_once(video: Path, weights: Path, precision: str, frames: int, overlap: bool, codec: str | None,
+                 out: Path) -> dict:
     """One ``alignseg predict`` of the video: the numbers it prints, and the process wall time."""
     load = os.getloadavg()[0]
     command = alignseg_command("predict", str(video), "--weights", str(weights), "-o", str(out), "--overwrite",
                                "--quiet", "--device", "cpu", "--precision", precision, "--max-frames", str(frames))
-    printed, process = run(command + ([] if overlap else ["--no-overlap"]))
+    command += ([] if overlap else ["--no-overlap"]) + (["--video-codec", codec] if codec else [])
+    printed, process = run(command)
     throughput, stages = THROUGHPUT.search(printed), STAGES.search(printed)
     if throughput is None or stages is None:
         raise RuntimeError(f"no throughput lines in the output of {' '.join(command)}:\n{printed}")
     count, wall, fps, inference_fps = int(throughput[1]), *map(float, throughput.group(2, 3, 4))
     decode, infer, render, write, wait = map(float, stages.groups())
-    return {"overlap": overlap, "frames": count, "wall_s": wall, "fps": fps, "inference_fps": inference_fps,
+    return {"overlap": overlap, "codec": fourcc(out / f"{video.name}_overlay.mp4"), "frames": count,
+            "wall_s": wall, "fps": fps, "inference_fps": inference_fps,
             "outside_inference": max(0.0, 1 - infer / wall) if wall else 0.0,
             "stages_s": {"decode": decode, "infer": infer, "render": render, "write": write, "wait": wait},
             "process_s": process, "load_before": load, "load_after": os.getloadavg()[0]}
@@ -172,20 +187,23 @@ def report(results: dict, out: Path) -> None:
         "video, inference, drawing the overlay and encoding the output video (and the first call's OpenVINO "
         "compile); `inference FPS` is frames over the inference seconds of the same run (preprocess, inference, "
         "arg-max); `warm inference FPS` is `Predictor.predict` alone after a warm-up frame. `outside inference`: "
-        "share of the wall time not spent in inference. Overlapped: decode and write threads with bounded "
+        "share of the wall time not spent in inference. Output codec: mp4v (`--video-codec mp4v`, fast) except the "
+        "rows with the default codec (H.264 where OpenCV can encode it, else VP9, whose encoder in OpenCV's "
+        "wheels takes seconds per 720p frame: it holds frames back and encodes them when the file is closed, "
+        "which is counted as writing). Overlapped: decode and write threads with bounded "
         "queues around inference (the default); sequential: `--no-overlap`. Stage seconds: decode / "
         "inference / overlay / write / inference waiting. Load: 1-minute load average before the run.",
         "", f"Weights: {results['weights']}. Machine: {env.get('openvino_capabilities', '')} OpenVINO "
         f"{env.get('openvino', '-')}, torch {env['torch']} ({env['torch_threads']} threads).", "",
-        "| model | runtime | precision | input | frames | overlap | end-to-end FPS | inference FPS | warm inference "
-        "FPS | outside inference | stages (s) | process (s) | load |",
-        "|---|---|---|---|---:|---|---:|---:|---:|---:|---|---:|---:|",
+        "| model | runtime | precision | input | frames | output codec | overlap | end-to-end FPS | inference FPS | "
+        "warm inference FPS | outside inference | stages (s) | process (s) | load |",
+        "|---|---|---|---|---:|---|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for row in results["rows"]:
         stages = " / ".join(f"{row['stages_s'][key]:.1f}" for key in ("decode", "infer", "render", "write", "wait"))
         lines.append(
             f"| {row['model']} | {row['runtime']} | {row['precision']} | {SIZE[0]}x{SIZE[1]} | {row['frames']} | "
-            f"{'yes' if row['overlap'] else 'no'} | {row['fps']:.2f} | {row['inference_fps']:.2f} | "
+            f"{row['codec']} | {'yes' if row['overlap'] else 'no'} | {row['fps']:.2f} | {row['inference_fps']:.2f} | "
             f"{row['warm_inference_fps']:.2f} | {100 * row['outside_inference']:.0f}% | {stages} | "
             f"{row['process_s']:.1f} | {row['load_before']:.1f} |")
     if results.get("exports"):
@@ -202,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="a trained checkpoint (repeatable; the model it holds uses it, the others fresh weights)")
     parser.add_argument("--frames", type=int, default=60, help="frames of the video")
     parser.add_argument("--eager-frames", type=int, default=12, help="frames predicted with eager PyTorch")
+    parser.add_argument("--default-codec-frames", type=int, default=20,
+                        help="frames predicted with INT8 into the default output codec (H.264, else VP9: slow to "
+                             "encode); the other rows write mp4v. 0: skip")
     parser.add_argument("--warm-frames", type=int, default=8, help="frames timed for the warm inference FPS")
     parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=list(RUNTIMES))
     parser.add_argument("--calibration", type=Path, default=CAMVID / "train", help="INT8 calibration images")
@@ -229,25 +250,29 @@ def main(argv: list[str] | None = None) -> int:
     rows, exports = [], {}
     for model in args.models:
         weights = weights_for(model, given, work)
-        cases = []  # (runtime, precision, weights file, frames)
+        cases = []  # (runtime, precision, weights file, frames, output codec)
         if "int8" in runtimes:
             xml, exports[f"{model} int8"] = export(weights, work / f"{model}_int8.xml", args, int8=True)
-            cases.append(("openvino", "int8", xml, len(frames)))
+            cases.append(("openvino", "int8", xml, len(frames), "mp4v"))
+            if args.default_codec_frames:  # the browser-playable default (H.264, else VP9), at its cost
+                cases.append(("openvino", "int8", xml, min(args.default_codec_frames, len(frames)), None))
         if {"bf16", "fp32"} & set(runtimes):
             xml, exports[f"{model} fp32"] = export(weights, work / f"{model}_fp32.xml", args, int8=False)
-            cases += [("openvino", precision, xml, len(frames)) for precision in ("bf16", "fp32")
+            cases += [("openvino", precision, xml, len(frames), "mp4v") for precision in ("bf16", "fp32")
                       if precision in runtimes]
         if "eager" in runtimes:
-            cases.append(("eager", "fp32", weights, min(args.eager_frames, len(frames))))
-        for runtime, precision, source, count in cases:
-            warm = warm_inference_fps(source, precision, video, min(args.warm_frames, count))
+            cases.append(("eager", "fp32", weights, min(args.eager_frames, len(frames)), "mp4v"))
+        warm = {}
+        for runtime, precision, source, count, codec in cases:
+            if (runtime, precision) not in warm:
+                warm[runtime, precision] = warm_inference_fps(source, precision, video, min(args.warm_frames, count))
             for overlap in (True, False):
                 row = {"model": model, "runtime": runtime, "precision": precision, "input": list(SIZE),
-                       **predict_once(video, source, precision, count, overlap, work / "out"),
-                       "warm_inference_fps": warm}
+                       **predict_once(video, source, precision, count, overlap, codec, work / "out"),
+                       "warm_inference_fps": warm[runtime, precision]}
                 rows.append(row)
-                print(f"{model} {runtime} {precision} overlap={overlap}: {row['fps']:.2f} FPS end to end, "
-                      f"inference {row['inference_fps']:.2f} FPS (warm {warm:.2f}), "
+                print(f"{model} {runtime} {precision} {row['codec']} overlap={overlap}: {row['fps']:.2f} FPS end to "
+                      f"end, inference {row['inference_fps']:.2f} FPS (warm {row['warm_inference_fps']:.2f}), "
                       f"{100 * row['outside_inference']:.0f}% outside inference", flush=True)
     results = {"video": {"frames": len(frames), "size": [720, 1280], "codec": "mp4v", "source": str(CAMVID / "test")},
                "weights": ", ".join(f"{m}: {p}" for m, p in given.items()) or "fresh (speed does not depend on them)",
