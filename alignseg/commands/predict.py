@@ -26,6 +26,8 @@ output folder inside the input folder) are never predicted. An unreadable image 
 skipped; a video whose decoded frames fall short of the container's count fails. Either way the good outputs
 are written, the failures listed at the end, and the exit status is 1. A full disk or a read-only output
 folder stops the run at the first file it cannot write (one line, exit status 2; the files before it are whole).
+Decoding and writing run on their own threads while the model predicts (--no-overlap: one after another); the
+run ends with its end-to-end FPS (reading and writing included) and the seconds spent in each stage.
 """
 
 
@@ -41,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         progress=not args.quiet,
         overwrite=args.overwrite,
+        overlap=not args.no_overlap,
+        video_codec=args.video_codec,
     )
     settings = InferenceSettings(mode=args.mode, scales=list(args.scales), flip=args.flip, window=args.window).check()
     input_kind(args.input)  # a wrong input path fails before the model is built
@@ -59,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         f"{len(summary.files)} files under {args.output}"
         + (f"; {summary.done} already done (--overwrite redoes them)" if summary.done else "")
     )
+    if summary.timing is not None and summary.timing.frames:
+        print("\n".join(summary.timing.lines()))
     if summary.failed:
         print(f"{len(summary.failed)} input(s) failed:", file=sys.stderr)
         for line in summary.failed:
@@ -114,7 +120,14 @@ def register(commands: argparse._SubParsersAction) -> None:
                          help="also write colour-coded semantic flows (videos: a flow panel beside the overlay)")
     predict.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the prediction")
     predict.add_argument("--max-frames", type=positive_int, default=None, help="video: stop after N frames")
+    predict.add_argument(
+        "--video-codec", choices=("h264", "vp9", "mp4v"), default=None,
+        help="video: the output codec (default: H.264 where OpenCV can encode it, else VP9, else mp4v). OpenCV's "
+             "VP9 encoder is slow (seconds per 720p frame on 2 cores); mp4v is fast but most browsers do not play it")
     predict.add_argument("--save-frames", action="store_true", help="video: also write the per-frame PNGs")
     predict.add_argument("--overwrite", action="store_true", help="predict again the inputs whose outputs exist")
+    predict.add_argument("--no-overlap", action="store_true",
+                         help="decode, predict and write one input after another (default: decoding and writing run "
+                              "on their own threads, alongside inference; for comparing throughput)")
     predict.add_argument("--quiet", action="store_true", help="print only the summary")
     predict.set_defaults(func=run)

@@ -27,12 +27,15 @@ taken as inputs, so an output folder inside the input folder does not feed back 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +45,10 @@ from .. import viz
 from ..data import CITYSCAPES_TRAINID_TO_ID, DataError, read_image
 from ..fileio import atomic_write
 from .inputs import IMAGE_SUFFIXES, find_images, input_kind, read_video_frames, video_fps, video_frame_count
+from .pipeline import Pipeline, StageTimes
 from .predictor import Prediction, Predictor
 from .progress import ProgressBar
-from .video import AtomicVideoWriter
+from .video import AtomicVideoWriter, chosen_codecs
 
 __all__ = [
     "CITYSCAPES_RESULTS_FOLDER",
@@ -65,6 +69,8 @@ __all__ = [
 CITYSCAPES_RESULTS_FOLDER = "cityscapes_results"
 OUTPUT_KINDS = ("ids", "color", "overlay", "flow")
 """The suffixes of the per-image files (``flow`` is followed by the field index); none holds an underscore."""
+INPUT_ERRORS = (DataError, OSError, ValueError)
+"""What reading, predicting or writing one image may raise: that image is reported and skipped."""
 _OUTPUT_PATTERN = re.compile(
     r".+(" + "|".join(re.escape(suffix) for suffix in IMAGE_SUFFIXES) + r")_(ids|color|overlay|flow\d+)\.png",
     re.IGNORECASE,
@@ -74,7 +80,9 @@ _OUTPUT_PATTERN = re.compile(
 
 @dataclass(frozen=True)
 class OutputOptions:
-    """Which files to write besides ``_ids.png``, ``_color.png`` and ``_overlay.png``, and video limits."""
+    """Which files to write besides ``_ids.png``, ``_color.png`` and ``_overlay.png``, video limits and codec
+    (``video_codec``: ``h264``, ``vp9`` or ``mp4v``; ``None``: the first of them OpenCV can encode), and
+    whether decoding and writing overlap inference (``overlap``; off: the same stages one after another)."""
 
     flows: bool = False
     cityscapes_format: bool = False
@@ -83,19 +91,23 @@ class OutputOptions:
     max_frames: int | None = None
     progress: bool = True
     overwrite: bool = False
+    overlap: bool = True
+    video_codec: str | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"overlay alpha must be in [0, 1], got {self.alpha}")
         if self.max_frames is not None and self.max_frames < 1:
             raise ValueError(f"max frames must be at least 1, got {self.max_frames}")
+        chosen_codecs(self.video_codec)  # an unknown name fails here
 
 
 @dataclass
 class PredictSummary:
     """What one run did: inputs predicted, files written, notes worth telling the user, inputs skipped
-    because their outputs exist (``done``), inputs that failed (``failed``: one message each), and why the run
-    stopped early (``stopped``: the output folder took no more files; what was written before is whole)."""
+    because their outputs exist (``done``), inputs that failed (``failed``: one message each), why the run
+    stopped early (``stopped``: the output folder took no more files; what was written before is whole) and
+    where the time went (``timing``: seconds per stage, end-to-end FPS)."""
 
     images: int = 0
     frames: int = 0
@@ -105,6 +117,7 @@ class PredictSummary:
     done: int = 0
     failed: list[str] = field(default_factory=list)
     stopped: str | None = None
+    timing: StageTimes | None = None
 
 
 class OutputUnwritable(Exception):
@@ -172,23 +185,28 @@ def write_prediction(
     predictor: Predictor,
     options: OutputOptions,
     cityscapes_folder: Path | None = None,
+    times: StageTimes | None = None,
 ) -> list[Path]:
-    """Write the files of one predicted image named ``name`` (its file name; see the module docstring)."""
+    """Write the files of one predicted image named ``name`` (its file name; see the module docstring);
+    the seconds spent drawing pictures are added to ``times.render``."""
     label = prediction.label
     palette, names = predictor.palette, predictor.class_names
+    rendering = partial(times.measure, "render") if times is not None else contextlib.nullcontext
     files = [
         write_png(folder / output_name(name, "ids"), label),
         write_palette_png(folder / output_name(name, "color"), label, palette),
     ]
     if options.flows:
         for index, flow in enumerate(prediction.flows):
-            picture = viz.flow_picture(flow, size=label.shape)
+            with rendering():
+                picture = viz.flow_picture(flow, size=label.shape)
             files.append(write_png(folder / output_name(name, f"flow{index}"), picture))
     if options.cityscapes_format:
         stem = Path(name).stem
         target = (cityscapes_folder or folder / CITYSCAPES_RESULTS_FOLDER) / cityscapes_result_name(stem)
         files.append(write_png(target, to_cityscapes_label_ids(label)))
-    overlay = viz.overlay_with_legend(image, label, names, palette, alpha=options.alpha)
+    with rendering():
+        overlay = viz.overlay_with_legend(image, label, names, palette, alpha=options.alpha)
     files.append(write_png(folder / output_name(name, "overlay"), overlay))  # last: its presence marks the image done
     return files
 
@@ -205,6 +223,14 @@ def _is_done(folder: Path, name: str, cityscapes_folder: Path, options: OutputOp
     return not options.cityscapes_format or (cityscapes_folder / cityscapes_result_name(Path(name).stem)).is_file()
 
 
+def _read_or_error(path: Path) -> tuple[Path, np.ndarray | Exception]:
+    """An image file's pixels, or the error that names it (reported with the file, the run goes on)."""
+    try:
+        return path, read_image(path)
+    except INPUT_ERRORS as error:
+        return path, error
+
+
 def _predict_images(
     predictor: Predictor,
     images: list[Path],
@@ -215,28 +241,50 @@ def _predict_images(
     progress: Callable[[str], None],
     report: Callable[[str], None],
 ) -> None:
+    todo = []
     for path in images:
         relative = path.parent.relative_to(root)
-        cityscapes_folder = output / CITYSCAPES_RESULTS_FOLDER / relative
-        if not options.overwrite and _is_done(output / relative, path.name, cityscapes_folder, options):
+        if not options.overwrite and _is_done(output / relative, path.name,
+                                              output / CITYSCAPES_RESULTS_FOLDER / relative, options):
             summary.done += 1
-            continue
-        start = time.perf_counter()
-        try:
-            image = read_image(path)
-            prediction = predictor.predict(image, return_flows=_ask_flows(predictor, path, image, options, summary))
-            files = write_prediction(prediction, image, output / relative, path.name, predictor, options,
-                                     cityscapes_folder=cityscapes_folder)
-        except (DataError, OSError, ValueError) as error:
-            summary.failed.append(f"{path}: {error}")
-            report(f"failed: {summary.failed[-1]}")
-            continue
-        summary.images += 1
-        summary.files += files
-        note = f"model {predictor.model_name or ''} gives no semantic flows: no _flow PNGs were written"
-        if options.flows and not prediction.flows and not predictor.over_budget(image) and note not in summary.notes:
-            summary.notes.append(note)
-        progress(f"{path} -> {output / relative / path.name}_*.png ({(time.perf_counter() - start) * 1000:.0f} ms)")
+        else:
+            todo.append(path)
+
+    def finished(path: Path, seconds: float) -> Callable[[Future], None]:
+        def done(outcome: Future) -> None:  # on this thread, in input order
+            try:
+                files = outcome.result()
+            except INPUT_ERRORS as error:
+                summary.failed.append(f"{path}: {error}")
+                report(f"failed: {summary.failed[-1]}")
+                return
+            summary.images += 1
+            summary.files += files
+            progress(f"{path} -> {output / path.parent.relative_to(root) / path.name}_*.png "
+                     f"(inference {seconds * 1000:.0f} ms)")
+        return done
+
+    with Pipeline(overlap=options.overlap) as pipeline:
+        for path, image in pipeline.read(_read_or_error(path) for path in todo):
+            if isinstance(image, Exception):
+                pipeline.settle(image, finished(path, 0.0))
+                continue
+            start = time.perf_counter()
+            try:
+                prediction = pipeline.infer(predictor.predict, image,
+                                            return_flows=_ask_flows(predictor, path, image, options, summary))
+            except INPUT_ERRORS as error:
+                pipeline.settle(error, finished(path, 0.0))
+                continue
+            relative = path.parent.relative_to(root)
+            job = partial(write_prediction, prediction, image, output / relative, path.name, predictor, options,
+                          cityscapes_folder=output / CITYSCAPES_RESULTS_FOLDER / relative, times=pipeline.times)
+            pipeline.submit(job, finished(path, time.perf_counter() - start), nbytes=image.nbytes)
+            note = f"model {predictor.model_name or ''} gives no semantic flows: no _flow PNGs were written"
+            if options.flows and not prediction.flows and not predictor.over_budget(image) \
+                    and note not in summary.notes:
+                summary.notes.append(note)
+        summary.timing = pipeline.finish()
 
 
 def _ask_flows(predictor: Predictor, path: Path | str, image: np.ndarray, options: OutputOptions,
@@ -283,25 +331,41 @@ def _predict_video(
     if options.max_frames is not None:
         total = min(total, options.max_frames) if total else options.max_frames
     bar = ProgressBar(total, "frames") if options.progress else None
-    legend: np.ndarray | None = None
+    legends: list[np.ndarray] = []  # drawn once, on the writer thread, with every class: the frame size stays
     flow_scale = [0.0]
     flows_seen = False
+
+    def write_frame(index: int, frame: np.ndarray, prediction: Prediction) -> list[Path]:
+        with times.measure("render"):
+            if not legends:
+                legends.append(viz.draw_legend(predictor.class_names, predictor.palette,
+                                               font_size=viz.font_size_for(frame.shape[0]), max_height=frame.shape[0]))
+            picture = _video_frame(frame, prediction, predictor, options, legends[0], flow_scale)
+        writer.write(picture)
+        if not options.save_frames:
+            return []
+        return write_prediction(prediction, frame, frames_folder, f"{index:06d}", predictor, options, times=times)
+
+    def written(outcome: Future) -> None:
+        summary.files.extend(outcome.result())  # a failed write ends the run (the partial video is discarded)
+
     flows: bool | None = None
-    with AtomicVideoWriter(video_path, video_fps(path)) as writer:
-        for index, frame in enumerate(read_video_frames(path, options.max_frames)):
+    writer = AtomicVideoWriter(video_path, video_fps(path), chosen_codecs(options.video_codec))
+    with writer, Pipeline(overlap=options.overlap) as pipeline:
+        times = pipeline.times
+        for index, frame in enumerate(pipeline.read(read_video_frames(path, options.max_frames))):
             if flows is None:  # frames share one size
                 flows = _ask_flows(predictor, f"{path} (its frames)", frame, options, summary)
-            prediction = predictor.predict(frame, return_flows=flows)
-            if legend is None:  # every class, so that the frame size stays the same
-                legend = viz.draw_legend(predictor.class_names, predictor.palette,
-                                         font_size=viz.font_size_for(frame.shape[0]), max_height=frame.shape[0])
-            writer.write(_video_frame(frame, prediction, predictor, options, legend, flow_scale))
+            prediction = pipeline.infer(predictor.predict, frame, return_flows=flows)
+            pipeline.submit(partial(write_frame, index, frame, prediction), written, nbytes=frame.nbytes)
             flows_seen = flows_seen or bool(prediction.flows)
             summary.frames += 1
-            if options.save_frames:
-                summary.files += write_prediction(prediction, frame, frames_folder, f"{index:06d}", predictor, options)
             if bar is not None:
                 bar.update()
+        pipeline.finish()  # every frame handed to the encoder, then
+        with pipeline.times.measure("write"):
+            writer.close()  # the frames it still buffers are encoded (VP9 holds back up to 25)
+        summary.timing = pipeline.finish()
     if bar is not None:
         bar.close()
     if writer.warning:

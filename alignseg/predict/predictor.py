@@ -145,8 +145,8 @@ class Predictor:
         for files that do not record them; ``dataset`` picks a palette table instead). ``backend`` is
         eager PyTorch for checkpoints (or ``compile``, ``onnxruntime``, ``openvino``: the model is exported
         once, here) and onnxruntime/openvino for .onnx/.xml; ``device`` defaults to the best one available.
-        ``calibration`` is the image folder an openvino ``int8`` runner is quantised from. Images over
-        ``max_pixels`` are predicted in tiles (``None``: never).
+        ``calibration`` is the image folder an openvino ``int8`` runner is quantised from (an INT8 .xml from
+        ``alignseg export --int8`` needs none). Images over ``max_pixels`` are predicted in tiles (``None``: never).
         """
         from ..deploy.quantize import calibration_for
 
@@ -154,8 +154,10 @@ class Predictor:
         if is_exported(weights):
             if not Path(weights).is_file():
                 raise WeightsError(f"exported model not found: {os.fspath(weights)!r}")
+            quantized = precision == "int8" and calibration is None  # an INT8 IR runs as it is (checked there)
             runner = build_runner(backend, weights, **options,
-                                  calibration=calibration_for(precision, calibration, _EXPORT_SIZE))
+                                  calibration=None if quantized else calibration_for(precision, calibration,
+                                                                                     _EXPORT_SIZE))
             record = runner.record or ModelRecord()
             for key, asked in (("model", model), ("num_classes", num_classes)):
                 stored = getattr(record, key)

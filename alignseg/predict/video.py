@@ -21,7 +21,7 @@ import numpy as np
 from ..data import DataError
 from .inputs import require_cv2
 
-__all__ = ["VIDEO_CODECS", "AtomicVideoWriter"]
+__all__ = ["CODEC_CHOICES", "VIDEO_CODECS", "AtomicVideoWriter", "chosen_codecs"]
 
 VIDEO_CODECS: tuple[tuple[str, str, str | None], ...] = (
     ("avc1", "H.264", None),
@@ -31,6 +31,18 @@ VIDEO_CODECS: tuple[tuple[str, str, str | None], ...] = (
                               "which most browsers do not play (`ffmpeg -i {path} -c:v libx264 out.mp4` converts it)"),
 )
 """(fourcc, codec name, warning when it is the one used) in the order they are tried."""
+CODEC_CHOICES = {"h264": "avc1", "vp9": "vp09", "mp4v": "mp4v"}
+"""``--video-codec`` names → fourcc."""
+
+
+def chosen_codecs(choice: str | None) -> tuple[tuple[str, str, str | None], ...]:
+    """The codecs to try: all of ``VIDEO_CODECS`` in order (``None``), or only the one chosen (no warning:
+    it was asked for; a missing encoder is then an error naming it)."""
+    if choice is None:
+        return VIDEO_CODECS
+    if choice not in CODEC_CHOICES:
+        raise ValueError(f"unknown video codec {choice!r}: choose from {', '.join(CODEC_CHOICES)}")
+    return tuple((fourcc, name, None) for fourcc, name, _ in VIDEO_CODECS if fourcc == CODEC_CHOICES[choice])
 
 
 @contextlib.contextmanager
@@ -57,7 +69,8 @@ class AtomicVideoWriter:
 
     Opened on the first frame (its size is the video's size; odd sizes are padded to even with black, as
     H.264 needs); frames are RGB uint8. ``codec`` names the codec used and ``warning`` says why when it is
-    a fallback. Leaving the ``with`` block with an exception removes the temporary file.
+    a fallback. Leaving the ``with`` block closes the file unless ``close()`` was called in it (to time the
+    encoder's flush); leaving it with an exception removes the temporary file.
     """
 
     def __init__(
@@ -69,6 +82,7 @@ class AtomicVideoWriter:
         self.frames = 0
         self.codec: str | None = None
         self.warning: str | None = None
+        self.closed = False
         self._writer = None
         self._temporary: Path | None = None
         self._size: tuple[int, int] | None = None
@@ -115,6 +129,7 @@ class AtomicVideoWriter:
         self._check_written()
         os.replace(self._temporary, self.path)
         self._writer = self._temporary = None
+        self.closed = True
         return self.path
 
     def _check_written(self) -> None:
@@ -147,6 +162,7 @@ class AtomicVideoWriter:
 
     def __exit__(self, kind, error, traceback) -> None:
         if kind is None:
-            self.close()
+            if not self.closed:
+                self.close()
         else:
             self.discard()

@@ -104,6 +104,11 @@ def test_export_int8_cli_writes_a_checked_quantised_ir(camvid, tmp_path, capsys)
     import openvino as ov
 
     assert is_quantized(ov.Core().read_model(str(out)))
+    from alignseg.predict import Predictor  # predict runs the INT8 IR as it is: no calibration folder needed
+
+    predictor = Predictor.from_checkpoint(out, precision="int8")
+    assert predictor.runner.name.startswith("openvino int8")
+    assert predictor.predict(np.zeros((64, 96, 3), np.uint8)).label.shape == (64, 96)
 
 
 def test_export_int8_argument_errors(camvid, tmp_path, capsys):
