@@ -40,12 +40,12 @@ MIOU_COMMAND = ("python benchmarks/camvid_train.py --models sfnet_r18 --epochs 1
 
 
 def recipe(args: argparse.Namespace, model: str, precision: str, channels_last: bool):
-    """The camvid_train.py config of ``model`` with this precision and memory format."""
-    namespace = argparse.Namespace(
-        root=args.root, image_scale=0.5, crop=list(args.crop), class_uniform=0.5, batch_size=args.batch_size,
-        workers=args.workers, optimizer="adamw", lr=0.002, weight_decay=0.0001, warmup=10, epochs=1, seed=0,
-        precision=precision, channels_last=channels_last, threads=None, limit_train=1.0, limit_val=1.0,
-        runs=Path("/tmp/alignseg-train-speed"))
+    """The camvid_train.py config of ``model`` (its own defaults) with this precision, memory format and batch."""
+    namespace = camvid_train.parse_args([
+        "--root", str(args.root), "--crop", *map(str, args.crop), "--batch-size", str(args.batch_size),
+        "--workers", str(args.workers), "--epochs", "1", "--precision", precision,
+        "--runs", "/tmp/alignseg-train-speed", *(["--channels-last"] if channels_last else [])])
+    namespace.threads = None  # the step runs in this process, with the threads set by --threads
     return camvid_train.build_config(namespace, model)
 
 
