@@ -8,11 +8,15 @@ from those images (so objects keep the size the model was trained at; a CamVid f
 1024x2048 would show it objects 4-6 times larger than it has ever seen, and measure that instead).
 Reported per runtime: mIoU against the labels, the share of pixels whose predicted class equals
 eager fp32 PyTorch's (argmax agreement), and the median latency with its ratio to eager fp32, timed
-round-robin (each input through every runtime in turn, so the machine's drift hits all alike). INT8 is
+round-robin (each input through every runtime in turn, so the machine's drift hits all alike). Where the
+labels have the input's size (the mosaics) the timed product is the class-id map (``runner.labels``:
+OpenVINO's arg-max runs inside its graph, eager PyTorch's after the forward); the small images time the
+logits, which are then resized to the full-size labels outside the timing. INT8 is
 calibrated on images (or mosaics) of the train split at each size; it is never evaluated on them.
 Exported graphs are static at each size (BatchNorm folded).
 
     python benchmarks/cpu_accuracy.py --weights runs/trained/sfnet_r18/model_best.safetensors
+    python benchmarks/cpu_accuracy.py --weights runs/trained/{sfnet_r18,sfnet_lite_r18}/model_best.safetensors
     python benchmarks/cpu_accuracy.py --weights W --limit 20 --big-images 2      # a quicker look
 
 Writes benchmarks/results/cpu_accuracy.json and .md.
@@ -85,12 +89,18 @@ def evaluate(model, title: str, batches, labels, calibration, runtimes, num_clas
                 options["calibration"] = calibration
             runners[label] = stack.enter_context(build_runner(backend, model, precision=precision, **options))
             runners[label](torch.from_numpy(batches[0]))  # untimed: compilation and first-call set-up
+            runners[label].labels(torch.from_numpy(batches[0]))
         maps = {label: [] for label in runners}
         times = {label: [] for label in runners}
         for batch, truth in zip(batches, labels, strict=True):
             for label, runner in runners.items():
+                image = torch.from_numpy(batch)
                 start = time.perf_counter()
-                logits = runner(torch.from_numpy(batch))
+                if tuple(truth.shape) == size:  # class ids are the product: each runtime's fastest way to them
+                    maps[label].append(runner.labels(image)[0].long())
+                    times[label].append(1000 * (time.perf_counter() - start))
+                    continue
+                logits = runner(image)
                 times[label].append(1000 * (time.perf_counter() - start))
                 logits = F.interpolate(logits, size=tuple(truth.shape), mode="bilinear",
                                        align_corners=model.align_corners)
@@ -115,7 +125,7 @@ def evaluate(model, title: str, batches, labels, calibration, runtimes, num_clas
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", required=True, help="alignseg checkpoint of a CamVid model")
+    parser.add_argument("--weights", required=True, nargs="+", help="alignseg checkpoints of CamVid models")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--split", default="test")
     parser.add_argument("--scale", type=float, default=0.5, help="evaluation scale of the model (camvid_train: 0.5)")
@@ -134,7 +144,6 @@ def main(argv=None) -> int:
     from alignseg.deploy.quantize import rgb_batch, spread
     from alignseg.models.factory import load_model
 
-    model, record = load_model(args.weights)
     dataset, train = CamVid(args.root, args.split), CamVid(args.root, "train")
     indices = range(len(dataset) if args.limit is None else min(args.limit, len(dataset)))
     samples = [dataset.load(i) for i in indices]
@@ -145,9 +154,6 @@ def main(argv=None) -> int:
         print(line, flush=True)
         lines.append(line)
 
-    log(f"{record.model} from {args.weights} (val mIoU {(record.metrics or {}).get('val_miou')}); CamVid {args.split}: "
-        f"{len(samples)} images; torch {torch.__version__}, {torch.get_num_threads()} threads")
-    report = {"model": record.model, "weights": str(args.weights), "split": args.split, "parts": []}
     height, width = samples[0][0].shape[:2]
     small = (round(height * args.scale), round(width * args.scale))
     big = tuple(args.big_size)
@@ -157,23 +163,39 @@ def main(argv=None) -> int:
         (f"{big[0]}x{big[1]} mosaics", big, mosaics(samples, small, big, args.big_images),
          [image for image, _ in mosaics(train_samples, small, big, max(1, args.calibration_count // 8))]),
     ]
-    for title, size, inputs, calibration_images in parts:
-        batches = [rgb_batch(image, size) for image, _ in inputs]
-        part_labels = [torch.from_numpy(label.astype(np.int64)) for _, label in inputs]
-        calibration = [rgb_batch(image, size) for image in calibration_images]
-        results = evaluate(model, title, batches, part_labels, calibration, args.runtimes, dataset.num_classes, log)
-        report["parts"].append({"input": title, "size": list(size), "images": len(batches),
-                                "calibration_images": len(calibration), "results": results})
+    report = {"split": args.split, "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                                               "load_average_start": list(os.getloadavg())}, "models": []}
+    for weights in args.weights:
+        model, record = load_model(weights)
+        log(f"{record.model} from {weights} (val mIoU {(record.metrics or {}).get('val_miou')}); CamVid "
+            f"{args.split}: {len(samples)} images; torch {torch.__version__}, {torch.get_num_threads()} threads")
+        entry = {"model": record.model, "weights": str(weights), "parts": []}
+        for title, size, inputs, calibration_images in parts:
+            batches = [rgb_batch(image, size) for image, _ in inputs]
+            part_labels = [torch.from_numpy(label.astype(np.int64)) for _, label in inputs]
+            calibration = [rgb_batch(image, size) for image in calibration_images]
+            results = evaluate(model, title, batches, part_labels, calibration, args.runtimes, dataset.num_classes,
+                               log)
+            entry["parts"].append({"input": title, "size": list(size), "images": len(batches),
+                                   "output timed": "class ids" if inputs[0][1].shape == size else "logits",
+                                   "calibration_images": len(calibration), "results": results})
+        report["models"].append(entry)
+    report["machine"]["load_average_end"] = list(os.getloadavg())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    table = ["| input | count | runtime | mIoU | Δ mIoU vs fp32 | agreement with eager fp32 | median ms | "
-             "× eager fp32 |", "|---|---:|---|---:|---:|---:|---:|---:|"]
-    for part in report["parts"]:
-        base = part["results"][args.runtimes[0]]["miou"]
-        for label, r in part["results"].items():
-            table.append(f"| {part['input']} | {part['images']} | {label} | {100 * r['miou']:.2f} | "
-                         f"{100 * (r['miou'] - base):+.2f} | {100 * r['agreement']:.3f}% | {r['latency_ms']:.0f} | "
-                         f"{r['speedup']:.2f} |")
+    table = ["| model | input | count | timed output | runtime | mIoU | Δ mIoU vs fp32 | agreement with eager fp32 | "
+             "median ms | × eager fp32 |", "|---|---|---:|---|---|---:|---:|---:|---:|---:|"]
+    for entry in report["models"]:
+        for part in entry["parts"]:
+            base = part["results"][args.runtimes[0]]["miou"]
+            for label, r in part["results"].items():
+                table.append(f"| {entry['model']} | {part['input']} | {part['images']} | {part['output timed']} | "
+                             f"{label} | {100 * r['miou']:.2f} | {100 * (r['miou'] - base):+.2f} | "
+                             f"{100 * r['agreement']:.3f}% | {r['latency_ms']:.0f} | {r['speedup']:.2f} |")
+    machine = report["machine"]
+    start, end = machine["load_average_start"][0], machine["load_average_end"][0]
+    table.append(f"\n{machine['cpus']} CPUs, {machine['torch_threads']} torch threads; load average (1 min) "
+                 f"{start:.1f} at the start, {end:.1f} at the end.")
     text = "\n".join(table) + "\n\n```\n" + "\n".join(lines) + "\n```\n"
     args.out.with_suffix(".md").write_text(text)
     print("\n" + "\n".join(table) + f"\n\nwrote {args.out} and {args.out.with_suffix('.md')}")

@@ -10,6 +10,7 @@ from PIL import Image
 import alignseg
 from alignseg.cli import main
 from alignseg.data import CAMVID_CLASSES, CAMVID_PALETTE, CITYSCAPES_PALETTE, DataError, default_palette, read_image
+from alignseg.deploy.runtimes import Runner
 from alignseg.models.checkpoint import read_checkpoint
 from alignseg.predict import (
     CITYSCAPES_RESULTS_FOLDER,
@@ -330,3 +331,34 @@ def test_sliding_multiscale_flip_matches_evaluation(predictor):
                                      window=(48, 48), align_corners=predictor.runner.align_corners)  # fmt: skip
     torch.testing.assert_close(result.logits, expected)
     assert sliding.palette == default_palette(11)  # a bare predictor has generated colours
+
+
+class _LabelsRunner(Runner):
+    """Counts which entry point the Predictor used: ``labels`` (class ids only) or ``__call__`` (logits)."""
+
+    num_classes = 3
+
+    def __init__(self) -> None:
+        self.calls = {"labels": 0, "logits": 0}
+
+    def __call__(self, x):
+        self.calls["logits"] += 1
+        logits = torch.zeros(x.shape[0], 3, *x.shape[-2:])
+        logits[:, 2] = 1.0
+        return logits
+
+    def labels(self, x):
+        self.calls["labels"] += 1
+        return super().labels(x)
+
+
+def test_predictor_asks_the_runner_for_class_ids_only_when_nothing_else_is_wanted():
+    runner = _LabelsRunner()
+    predictor = Predictor(runner)
+    image = np.zeros((8, 12, 3), np.uint8)
+    assert (predictor(image).label == 2).all()
+    assert runner.calls == {"labels": 1, "logits": 1}  # the default labels() takes the arg-max of the logits
+    predictor(image, return_probabilities=True)
+    assert runner.calls == {"labels": 1, "logits": 2}  # probabilities need the logits
+    flip = Predictor(runner, settings=InferenceSettings(flip=True))
+    assert (flip(image).label == 2).all() and runner.calls["labels"] == 1  # test-time augmentation averages logits

@@ -2,7 +2,9 @@
 
 A runner takes an ``N×3×H×W`` float32 image batch (a torch tensor, normalised as for the model) and
 returns ``N×C×H×W`` float32 logits as a torch tensor on the batch's device (the work runs on the
-runner's device). ``name`` describes the runner ("onnxruntime fp32 (4 threads)");
+runner's device); ``runner.labels(x)`` returns only the ``N×H×W`` class ids, which OpenVINO computes inside
+its graph (the full-resolution logits are then never converted or copied out: the fastest path when
+labels are all a caller needs). ``name`` describes the runner ("onnxruntime fp32 (4 threads)");
 ``close()`` frees what it holds (sessions, temporary exports). Runners are built by ``build_runner``:
 
 ==============  ==========================================  =============================================
@@ -153,6 +155,11 @@ class Runner:
     def __call__(self, x: Tensor) -> Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def labels(self, x: Tensor) -> Tensor:
+        """``N×H×W`` class ids of ``x`` (the arg-max of the logits, the first class on ties), as uint8 when
+        the classes fit in it (int64 otherwise), on ``x``'s device."""
+        return class_ids(self(x))
+
     def close(self) -> None:
         """Free sessions, compiled graphs and temporary files; the runner must not be called afterwards."""
 
@@ -164,6 +171,12 @@ class Runner:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+def class_ids(logits: Tensor) -> Tensor:
+    """Arg-max over the class axis, narrowed to uint8 when the classes fit (a quarter of the memory of int32)."""
+    ids = logits.argmax(dim=1)
+    return ids.to(torch.uint8) if logits.shape[1] <= 256 else ids
 
 
 def _check_image(x: Tensor) -> None:
@@ -419,7 +432,7 @@ class OpenVINORunner(Runner):
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = int(threads)
         self.path = Path(path)
-        self.compiled: dict[tuple[int, ...], object] = {}
+        self.compiled: dict[tuple[tuple[int, ...], bool], object] = {}
         self.device = "cpu"
         self.precision = precision
         self.name = f"openvino {label} cpu" + (f" ({threads} threads)" if threads else "")
@@ -430,25 +443,55 @@ class OpenVINORunner(Runner):
         self.num_classes = channels or self.record.num_classes
         self.align_corners = self.record.align_corners is not False
 
-    def _request(self, shape: tuple[int, ...]):
-        if shape not in self.compiled:
+    def _request(self, shape: tuple[int, ...], labels: bool = False):
+        """The infer request compiled for input ``shape``, with the logits or (``labels``) the class ids out."""
+        if (shape, labels) not in self.compiled:
             if self.model.inputs[0].get_partial_shape().is_dynamic or tuple(self.model.inputs[0].get_shape()) != shape:
                 self.model.reshape({self.model.inputs[0]: list(shape)})
-            compiled = self.core.compile_model(self.model, "CPU", self.config)
-            self.compiled[shape] = compiled.create_infer_request()
-        return self.compiled[shape]
+            model = _with_class_ids(self.model) if labels else self.model
+            compiled = self.core.compile_model(model, "CPU", self.config)
+            self.compiled[shape, labels] = compiled.create_infer_request()
+        return self.compiled[shape, labels]
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def _infer(self, x: Tensor, labels: bool) -> Tensor:
         _check_image(x)
         array = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
-        request = self._request(tuple(array.shape))
+        request = self._request(tuple(array.shape), labels)
         request.infer({0: array})
-        logits = np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
-        return torch.from_numpy(logits).to(x.device)
+        out = torch.from_numpy(np.array(request.get_output_tensor(0).data, copy=True))
+        return (out.long() if out.dtype == torch.int32 else out).to(x.device)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self._infer(x, labels=False)
+
+    def labels(self, x: Tensor) -> Tensor:
+        """Class ids computed in the graph: a TopK(1) over the classes appended to the network (ties go to the
+        first class, as ``argmax``), so the logits never leave OpenVINO's blocked bf16 layout."""
+        return self._infer(x, labels=True)
 
     def close(self) -> None:
         self.compiled.clear()
         self.model = None
+
+
+def _with_class_ids(model):
+    """A copy of the OpenVINO ``model`` whose output is the arg-max of its logits over the class axis (uint8 when
+    the classes fit, else int32, widened to int64 by the caller)."""
+    require("openvino")
+    from openvino import opset13 as ops
+
+    model = model.clone()
+    result = model.get_results()[0]
+    logits = result.input_value(0)
+    top = ops.topk(logits, ops.constant(np.int64(1)), axis=1, mode="max", sort="value",
+                   index_element_type="i32", stable=True)
+    ids = ops.squeeze(top.output(1), ops.constant(np.int64(1)))
+    classes = logits.get_partial_shape()[1]
+    if classes.is_static and classes.get_length() <= 256:
+        ids = ops.convert(ids, "u8")
+    model.remove_result(result)
+    model.add_results([ops.result(ids)])
+    return model
 
 
 class _OwnsExport(Runner):
@@ -466,6 +509,9 @@ class _OwnsExport(Runner):
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.inner(x)
+
+    def labels(self, x: Tensor) -> Tensor:
+        return self.inner.labels(x)
 
     def close(self) -> None:
         self.inner.close()

@@ -251,6 +251,12 @@ class Predictor:
             flows = [split_flows([flow[i:i + 1] for flow in raw_flows]) for i in range(len(images))]
             if self.settings.single_pass:
                 logits = flow_logits
+        if logits is None and self.settings.single_pass and not (return_logits or return_probabilities):
+            # class ids straight from the runner: a runtime that can computes them in its own graph
+            labels = self.runner.labels(batch)
+            if labels.shape[-2:] == batch.shape[-2:]:
+                labels = labels.to(torch.uint8).cpu().numpy()
+                return [Prediction(label=labels[i], flows=flows[i]) for i in range(len(images))]
         if logits is None:
             logits = predict_logits(self.runner, batch, self.settings)
         labels = logits.argmax(dim=1).to(torch.uint8).cpu().numpy()

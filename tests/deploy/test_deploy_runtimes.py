@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -105,3 +106,44 @@ def test_argument_validation(small_model, tmp_path):
             build_runner("eager", small_model, device="cuda")
     with pytest.raises(ValueError, match="CUDA graphs need"):
         build_runner("eager", small_model, cuda_graphs=True)
+
+
+def test_openvino_labels_are_the_argmax_of_its_logits_computed_in_the_graph(onnx_file):
+    pytest.importorskip("openvino")
+    image = torch.randn(2, 3, 64, 96)
+    with build_runner("openvino", onnx_file, precision="fp32", threads=1) as runner:
+        logits = runner(image)
+        labels = runner.labels(image)
+        assert labels.dtype == torch.uint8 and labels.shape == (2, 64, 96)
+        assert torch.equal(labels.long(), logits.argmax(1))
+        assert (tuple(image.shape), True) in runner.compiled  # a second network, with the TopK appended
+
+
+def _identity_ir(tmp_path, classes: int):
+    """An OpenVINO IR whose 'logits' are its input, to feed the class-id head chosen values."""
+    ov = pytest.importorskip("openvino")
+    from openvino import opset13 as ops
+
+    image = ops.parameter([1, classes, 2, 3], np.float32, name="image")
+    path = tmp_path / f"identity{classes}.xml"
+    ov.save_model(ov.Model([ops.relu(image)], [image], "identity"), path)
+    return path
+
+
+def test_openvino_labels_break_ties_to_the_first_class_like_argmax(tmp_path):
+    logits = torch.zeros(1, 4, 2, 3)
+    logits[0, 2, 0, 0] = logits[0, 3, 0, 0] = 1.0  # a tie between classes 2 and 3
+    logits[0, 1, 1, 2] = 5.0
+    with build_runner("openvino", _identity_ir(tmp_path, 4), threads=1) as runner:
+        labels = runner.labels(logits)
+    assert labels.tolist() == [[[2, 0, 0], [0, 0, 1]]]  # all-zero pixels: class 0, as torch.argmax
+
+
+def test_labels_of_more_than_256_classes_are_int64_on_every_runner(tmp_path):
+    logits = torch.zeros(1, 300, 2, 3)
+    logits[0, 299, 1, 1] = 1.0
+    with build_runner("openvino", _identity_ir(tmp_path, 300), threads=1) as runner:
+        labels = runner.labels(logits)
+    assert labels.dtype == torch.int64 and labels[0, 1, 1] == 299 and labels.sum() == 299
+    eager = build_runner("eager", torch.nn.Identity())
+    assert eager.labels(logits).dtype == torch.int64 and torch.equal(eager.labels(logits), labels)
