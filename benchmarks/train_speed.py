@@ -127,6 +127,37 @@ def time_round_robin(steps: dict[str, object], rounds: int, warmup: int) -> dict
     return times
 
 
+def profile_steps(steps: dict[str, object], rounds: int) -> dict[str, dict[str, float]]:
+    """Self CPU milliseconds per step of every operator, per configuration (torch.profiler, ``rounds`` steps each,
+    round robin)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    totals: dict[str, dict[str, float]] = {name: {} for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            with profile(activities=[ProfilerActivity.CPU]) as profiler:
+                step()
+            for event in profiler.key_averages():
+                ops = totals[name]
+                ops[event.key] = ops.get(event.key, 0.0) + event.self_cpu_time_total / 1000 / rounds
+    return totals
+
+
+def profile_table(model: str, totals: dict[str, dict[str, float]], top: int = 15) -> list[str]:
+    """Markdown rows: the ``top`` operators by summed self time, ms per step in each configuration."""
+    names = list(totals)
+    summed: dict[str, float] = {}
+    for ops in totals.values():
+        for op, ms in ops.items():
+            summed[op] = summed.get(op, 0.0) + ms
+    lines = [f"| {model}: operator (self CPU ms/step) | " + " | ".join(names) + " |",
+             "|---" + "|---:" * len(names) + "|",
+             "| all operators | " + " | ".join(f"{sum(totals[n].values()):.0f}" for n in names) + " |"]
+    for op in sorted(summed, key=summed.get, reverse=True)[:top]:
+        lines.append(f"| {op} | " + " | ".join(f"{totals[n].get(op, 0.0):.1f}" for n in names) + " |")
+    return lines
+
+
 def miou_results() -> list[dict]:
     """The equal-steps mIoU runs' summaries, from their result files where present."""
     import json
@@ -177,6 +208,10 @@ def markdown(report: dict) -> str:
               "| workers | images/s | images timed |", "|---:|---:|---:|"]
     lines += [f"| {d['workers']} | {d['images_per_s']:.1f} | {d['images']} in {d['seconds']:.1f} s |"
               for d in report["data"]]
+    if report.get("profiles"):
+        lines += ["", "## Where a step's time goes (torch.profiler, self CPU time, mean over the profiled steps)", ""]
+        for model, totals in report["profiles"].items():
+            lines += [*profile_table(model, totals), ""]
     lines += ["", "## bf16-mixed vs fp32 at equal steps (CamVid val mIoU)", ""]
     if report["miou"]:
         lines += ["| configuration | model | iterations | final val mIoU | best val mIoU | train+val wall | result |",
@@ -202,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=8, help="timed rounds (one step per configuration each)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed rounds first (oneDNN primitive creation)")
     parser.add_argument("--data-batches", type=int, default=20, help="batches timed for the data pipeline")
+    parser.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                        help="also profile STEPS steps per configuration (torch.profiler): top operators' self time")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's, the cores; on a busy machine 1 wastes less)")
     parser.add_argument("--out", type=Path, default=RESULTS / "train_speed.json")
@@ -220,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         data.append(time_data(recipe(args, args.models[0], "32-true", False, workers), args.data_batches))
         print(f"data pipeline, {workers} worker(s): {data[-1]['images_per_s']:.1f} images/s", flush=True)
     batches = sample_batches(recipe(args, args.models[0], "32-true", False, 0), 3)
-    results = []
+    results, profiles = [], {}
     for model in args.models:
         steps, rows = {}, {}
         for precision, channels_last in CONFIGS:
@@ -233,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows[name]["error"] = f"{type(error).__name__}: {error}"
         try:
             times = time_round_robin(steps, args.steps, args.warmup)
+            if args.profile:
+                profiles[model] = profile_steps(steps, args.profile)
         except Exception as error:
             times = {}
             for name in steps:
@@ -252,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                           "torch": env["torch"], "cpu_flags": env["cpu_flags"]},
               "load_average": {"start": start_load, "end": list(os.getloadavg())},
               "batch_size": args.batch_size, "crop": list(args.crop), "steps": args.steps, "warmup": args.warmup,
-              "data": data, "steps_results": results, "miou": miou_results(),
+              "data": data, "steps_results": results, "miou": miou_results(), "profiles": profiles,
               "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     md = markdown(report)
     print("\n" + md + f"wrote {args.out} and {write_report(report, args.out, md)}")

@@ -48,3 +48,11 @@ def test_table_gives_images_per_s_and_ratio_per_configuration(train_speed):
     assert "| m | fp32 NCHW | 2.000 | 2.000 | 4.00 | 1.00 |" in table
     assert "| m2 | fp32 NCHW | failed: RuntimeError: boom |" in table
     assert "Quiet machine" in table and "| 1 | 50.0 |" in table
+
+
+def test_profile_table_ranks_operators_by_summed_self_time(train_speed):
+    totals = {"fp32 NCHW": {"aten::conv": 10.0, "aten::copy_": 1.0},
+              "bf16-mixed channels-last": {"aten::conv": 4.0, "aten::copy_": 3.0, "aten::add": 0.5}}
+    lines = train_speed.profile_table("m", totals, top=2)
+    assert lines[0] == "| m: operator (self CPU ms/step) | fp32 NCHW | bf16-mixed channels-last |"
+    assert lines[2:] == ["| all operators | 11 | 8 |", "| aten::conv | 10.0 | 4.0 |", "| aten::copy_ | 1.0 | 3.0 |"]
