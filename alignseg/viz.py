@@ -12,6 +12,7 @@ and the longest displacement is a fully saturated colour.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -204,7 +205,7 @@ def draw_legend(
     row = font_size + 2 * pad
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     text_width = max([probe.textlength(class_names[c], font=font) for c in chosen] or [0.0])
-    column_width = int(pad + font_size + pad + text_width + 2 * pad)
+    column_width = int(pad + font_size + pad + math.ceil(text_width) + 3 * pad)  # a clear margin after the longest name
     per_column = max(1, (max_height - pad) // row) if max_height else max(1, len(chosen))
     columns = max(1, -(-len(chosen) // per_column))
     rows = min(len(chosen), per_column) if chosen else 0

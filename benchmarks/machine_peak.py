@@ -194,9 +194,9 @@ def markdown(report: dict) -> str:
         f"CPU: {m['cpu']}, {m['cpus']} CPUs, flags {', '.join(m['flags'])}; torch {m['torch']} "
         f"({m['torch_threads']} threads), OpenVINO {m.get('openvino', 'absent')}.",
         f"Load average before {load_before[0]:.1f}, after {load_after[0]:.1f} (1 min). " + (
-            f"**Measured on a busy machine (load {max(load_before[0], load_after[0]):.0f} on {m['cpus']} CPUs) "
-            "— rerun on a quiet one**: these figures are a lower bound." if max(load_before[0], load_after[0])
-            > 0.5 * m["cpus"] else "Quiet machine."),
+            f"**Measured on a busy machine (load {load_before[0]:.0f} on {m['cpus']} CPUs before it started) "
+            "— rerun on a quiet one**: these figures are a lower bound." if load_before[0] > 0.5 * m["cpus"]
+            else "Quiet machine (the load after is this script's own)."),
         f"Shapes: matmul {report['matmul_n']}³; conv 3×3 1×{report['conv'][0]}×{report['conv'][1]}×"
         f"{report['conv'][2]} → {report['conv'][0]} channels. 1 MAC = 2 ops; INT8 in TOPS.", "",
         f"Command: `{report['command']}`", "",
