@@ -68,3 +68,28 @@ def test_fam_with_zero_flow_conv_is_bilinear_upsampling():
     aligned, _ = fam(low, high)
     expected = F.interpolate(high, size=(10, 14), mode="bilinear", align_corners=True)
     assert (aligned - expected).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_channels_last_warp_is_finite_and_matches_float32(dtype):
+    # torch's CPU grid_sample on a half channels-last input of >= 2**16 elements returns garbage (NaN)
+    # where positions fall outside; the warp samples in float32, so a half model's output stays right.
+    generator = torch.Generator().manual_seed(0)
+    feature = torch.randn(1, 32, 32, 64, generator=generator).to(dtype)
+    flow = 40 * torch.randn(1, 2, 8, 16, generator=generator).to(dtype)
+    expected = flow_warp(feature.float(), flow.float())
+    warped = flow_warp(feature.contiguous(memory_format=torch.channels_last), flow)
+    assert warped.dtype == dtype and torch.isfinite(warped).all()
+    assert (warped.float() - expected).abs().max() <= 2e-2 * expected.abs().max()
+
+
+def test_autocast_warp_positions_are_float32():
+    # A bfloat16 grid holds positions to 1/128 of the half-width: whole pixels off at 256 columns.
+    generator = torch.Generator().manual_seed(0)
+    feature = torch.randn(1, 4, 16, 256, generator=generator).to(torch.bfloat16)
+    flow = torch.randn(1, 2, 16, 256, generator=generator).to(torch.bfloat16)
+    expected = flow_warp(feature.float(), flow.float())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        warped = flow_warp(feature, flow)
+    assert warped.dtype == torch.float32  # autocast's policy for grid_sample
+    assert (warped - expected).abs().max() < 1e-5

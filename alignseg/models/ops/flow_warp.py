@@ -41,8 +41,23 @@ def flow_warp(feature: Tensor, flow: Tensor) -> Tensor:
     """Sample ``feature`` (N×C×h×w, any size) onto the grid of ``flow`` (N×2×H×W), displaced by the flow.
 
     The normaliser (W, H) is taken from the flow's own shape at run time, never frozen into a constant,
-    so traced and exported graphs stay right at every input size.
+    so traced and exported graphs stay right at every input size. Half-precision inputs (autocast or a
+    bf16/fp16 model) are warped in float32: a bf16 grid holds positions to 1/128, several pixels off
+    at the widths seen here.
     """
+    if feature.dtype in _HALF or flow.dtype in _HALF:
+        with torch.autocast(feature.device.type, enabled=False):
+            warped = _sample(feature.float(), flow.float())
+        if not torch.is_autocast_enabled(feature.device.type):
+            warped = warped.to(feature.dtype)  # a half model gets its dtype back; autocast keeps float32
+        return warped
+    return _sample(feature, flow)
+
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _sample(feature: Tensor, flow: Tensor) -> Tensor:
     height, width = flow.shape[-2], flow.shape[-1]
     offset_x = flow[:, 0] / width
     offset_y = flow[:, 1] / height
