@@ -28,7 +28,8 @@ def section(record: dict, rows: int) -> str:
     height, width = record["input_size"]
     env = record["environment"]
     load = env.get("load_average")
-    head = (f"## {record['model']}, {record['runner']}, {record['batch']}×3×{height}×{width}\n\n"
+    output = record.get("output", "logits")
+    head = (f"## {record['model']}, {record['runner']}, {record['batch']}×3×{height}×{width}, {output} out\n\n"
             f"bench median {record['latency_ms']['median']:.1f} ms ({record['fps']:.2f} FPS), "
             f"{record['gmacs']:.1f} GMACs; {env['cpu']}, {env['cpu_count']} CPUs"
             + (f", load {load[0]:.1f}" if load else "") + f"; {record['timestamp']}\n\n")
