@@ -254,11 +254,19 @@ def _torch_type(name: str) -> str:
     return name
 
 
+_TORCH_CASTS = ("aten::to", "aten::_to_copy", "aten::copy_", "aten::empty_strided", "aten::contiguous", "aten::clone")
+
+
 def _torch_kernel(event):
-    """The event that did an op's work: follow the child holding most of the time while it holds over half."""
+    """The event that did an op's work: follow the child holding most of the time while it holds over half of the
+    time not spent casting (autocast's casts of the inputs can outweigh a small convolution's compute)."""
     while event.cpu_children:
-        child = max(event.cpu_children, key=lambda e: e.cpu_time_total)
-        if child.cpu_time_total * 2 < event.cpu_time_total:
+        work = [child for child in event.cpu_children if child.name not in _TORCH_CASTS]
+        if not work:
+            break
+        child = max(work, key=lambda e: e.cpu_time_total)
+        casts = sum(e.cpu_time_total for e in event.cpu_children if e.name in _TORCH_CASTS)
+        if child.cpu_time_total * 2 < event.cpu_time_total - casts:
             break
         event = child
     return event
