@@ -106,7 +106,11 @@ def exported_record(path: str | os.PathLike) -> ModelRecord:
         props = {p.key: p.value for p in proto.metadata_props}
         channels = proto.graph.output[0].type.tensor_type.shape.dim[1].dim_value or None
         return _record_from(props.get(RECORD_KEY), source, channels)
-    model = require("openvino").Core().read_model(source)
+    return _openvino_record(require("openvino").Core().read_model(source), source)
+
+
+def _openvino_record(model, source: str) -> ModelRecord:
+    """The record in an OpenVINO model's ``rt_info``, its classes from the output shape where static."""
     text = model.get_rt_info([RECORD_KEY]).astype(str) if model.has_rt_info([RECORD_KEY]) else None
     channels = model.outputs[0].get_partial_shape()[1]
     return _record_from(text, source, channels.get_length() if channels.is_static else None)
@@ -454,11 +458,9 @@ class OpenVINORunner(Runner):
         self.device = "cpu"
         self.precision = precision
         self.name = f"openvino {label} cpu" + (f" ({threads} threads)" if threads else "")
-        channels = self.model.outputs[0].get_partial_shape()[1]
-        channels = channels.get_length() if channels.is_static else None
-        text = self.model.get_rt_info([RECORD_KEY]).astype(str) if self.model.has_rt_info([RECORD_KEY]) else None
-        self.record = _record_from(text, os.fspath(path), channels)
-        self.num_classes = channels or self.record.num_classes
+        self.record = _openvino_record(self.model, os.fspath(path))
+        channels = self.model.outputs[0].get_partial_shape()[1]  # the graph's classes win over the record's
+        self.num_classes = (channels.get_length() if channels.is_static else None) or self.record.num_classes
         self.align_corners = self.record.align_corners is not False
 
     def _request(self, shape: tuple[int, ...], labels: bool = False):

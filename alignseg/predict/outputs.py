@@ -270,9 +270,9 @@ def _predict_images(
                 pipeline.settle(image, finished(path, 0.0))
                 continue
             start = time.perf_counter()
+            flows = _ask_flows(predictor, path, image, options, summary)
             try:
-                prediction = pipeline.infer(predictor.predict, image,
-                                            return_flows=_ask_flows(predictor, path, image, options, summary))
+                prediction = pipeline.infer(predictor.predict, image, return_flows=flows)
             except INPUT_ERRORS as error:
                 pipeline.settle(error, finished(path, 0.0))
                 continue
@@ -281,8 +281,7 @@ def _predict_images(
                           cityscapes_folder=output / CITYSCAPES_RESULTS_FOLDER / relative, times=pipeline.times)
             pipeline.submit(job, finished(path, time.perf_counter() - start), nbytes=image.nbytes)
             note = f"model {predictor.model_name or ''} gives no semantic flows: no _flow PNGs were written"
-            if options.flows and not prediction.flows and not predictor.over_budget(image) \
-                    and note not in summary.notes:
+            if flows and not prediction.flows and note not in summary.notes:
                 summary.notes.append(note)
         summary.timing = pipeline.finish()
 
