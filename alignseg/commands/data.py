@@ -29,14 +29,6 @@ def _data_config(args: argparse.Namespace):
     return data
 
 
-def _takes_split(data) -> bool:
-    import inspect
-
-    from ..data.datasets import DATASETS
-
-    return "split" in inspect.signature(DATASETS[data.dataset.lower()]).parameters
-
-
 def _splits(data, requested: list[str] | None, *, every: bool) -> list[str]:
     """The requested splits; else every split the dataset declares (``every``) or the training split."""
     from ..data.datasets import DATASETS
@@ -46,7 +38,9 @@ def _splits(data, requested: list[str] | None, *, every: bool) -> list[str]:
     declared = DATASETS[data.dataset.lower()].splits
     if every and declared:
         return list(declared)
-    if _takes_split(data) or data.train_kwargs != data.val_kwargs:
+    from ..engine.data import accepts
+
+    if accepts(data.dataset, "split") or data.train_kwargs != data.val_kwargs:
         names = [data.train_split, data.val_split] if every else [data.train_split]
         return list(dict.fromkeys(names))
     return ["all"]
@@ -58,7 +52,7 @@ def _builder(data, split: str) -> Callable:
 
     from ..engine.data import build_split
 
-    if split == data.train_split and (_takes_split(data) or data.train_kwargs):
+    if split == data.train_split:  # the split _splits named as the training one: built with train_kwargs
         return lambda: build_split(data, "train")
     return lambda: build_split(replace(data, val_split=split), "val")
 
@@ -136,20 +130,19 @@ def _shrink(image: np.ndarray, label: np.ndarray, width: int) -> tuple[np.ndarra
 
 def browse_picture(dataset, indices: list[int], *, panel_width: int = 480) -> np.ndarray:
     """Rows of image | label | overlay for ``indices``, with a legend of the classes they show at the right."""
-    from ..viz import colorize, draw_legend, overlay, side_by_side
+    from ..viz import colorize, draw_legend, overlay, present_classes, side_by_side
 
     rows, present = [], set()
     for index in indices:
         image, label = _shrink(*dataset.load(index), panel_width)
-        present.update(np.unique(label).tolist())
+        present.update(present_classes(label, dataset.num_classes, dataset.ignore_index))
         name = Path(dataset.sample_name(index)).name
         rows.append(side_by_side(image, colorize(label, dataset.palette), overlay(image, label, dataset.palette),
                                  labels=[name, "label (black: ignore)", "overlay"], gap=6))
     width = max(row.shape[1] for row in rows)
     gap = np.full((10, width, 3), 255, np.uint8)
     grid = np.concatenate([part for row in rows for part in (gap, _pad_width(row, width))][1:])
-    classes = sorted(c for c in present if c < dataset.num_classes)
-    legend = draw_legend(dataset.class_names, dataset.palette, classes, font_size=max(14, panel_width // 28),
+    legend = draw_legend(dataset.class_names, dataset.palette, sorted(present), font_size=max(14, panel_width // 28),
                          max_height=grid.shape[0])
     return side_by_side(grid, legend, gap=12)
 

@@ -56,7 +56,11 @@ class SplitReport:
     dataset: SegmentationDataset | None
     results: list[SampleResult] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
-    unpaired_images: int = 0
+
+    @property
+    def unpaired_images(self) -> int:
+        """Images found without a label (counted among the split's images, though no sample holds them)."""
+        return sum(fault.kind == "image without label" for fault in self.faults)
 
 
 def open_split(name: str, build: Callable[[], SegmentationDataset]) -> SplitReport:
@@ -69,7 +73,6 @@ def open_split(name: str, build: Callable[[], SegmentationDataset]) -> SplitRepo
         report.faults.append(Fault(name, "cannot open split", "", str(error)))
     for kind, path, detail in unpaired:
         report.faults.append(Fault(name, kind, str(path), detail))
-        report.unpaired_images += kind == "image without label"
     return report
 
 

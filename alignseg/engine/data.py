@@ -154,7 +154,8 @@ class ShardSampler(Sampler):
         return len(range(self.rank, self.length, self.num_replicas))
 
 
-def _accepts(dataset: str, name: str) -> bool:
+def accepts(dataset: str, name: str) -> bool:
+    """Whether the registered dataset ``dataset`` takes the constructor argument ``name`` (e.g. ``split``)."""
     cls = DATASETS.get(dataset.lower())
     return cls is not None and name in inspect.signature(cls).parameters
 
@@ -165,10 +166,10 @@ def build_split(config: DataConfig, split: str, transform: Any = None) -> Segmen
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
     kwargs: dict[str, Any] = {}
     if config.root is not None:
-        if not _accepts(config.dataset, "root"):
+        if not accepts(config.dataset, "root"):
             raise ValueError(f"data.root is set but dataset {config.dataset!r} takes no root; remove it")
         kwargs["root"] = config.root
-    if _accepts(config.dataset, "split"):
+    if accepts(config.dataset, "split"):
         kwargs["split"] = config.train_split if split == "train" else config.val_split
     kwargs.update(config.kwargs)
     kwargs.update(config.train_kwargs if split == "train" else config.val_kwargs)
