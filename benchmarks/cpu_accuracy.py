@@ -80,6 +80,7 @@ def evaluate(model, title: str, batches, labels, calibration, runtimes, num_clas
     from alignseg.evaluation import ConfusionMatrix
 
     size = tuple(batches[0].shape[-2:])
+    class_ids = tuple(labels[0].shape) == size  # labels at the input size: the class-id map is the product
     with ExitStack() as stack:
         runners = {}
         for label in runtimes:
@@ -87,24 +88,20 @@ def evaluate(model, title: str, batches, labels, calibration, runtimes, num_clas
             options = {} if backend == "eager" else {"export": {"size": size, "dynamic": False}}
             if precision == "int8":
                 options["calibration"] = calibration
-            runners[label] = stack.enter_context(build_runner(backend, model, precision=precision, **options))
+            runner = stack.enter_context(build_runner(backend, model, precision=precision, **options))
+            runners[label] = runner.labels if class_ids else runner
             runners[label](torch.from_numpy(batches[0]))  # untimed: compilation and first-call set-up
-            runners[label].labels(torch.from_numpy(batches[0]))
         maps = {label: [] for label in runners}
         times = {label: [] for label in runners}
         for batch, truth in zip(batches, labels, strict=True):
-            for label, runner in runners.items():
-                image = torch.from_numpy(batch)
+            for label, forward in runners.items():
                 start = time.perf_counter()
-                if tuple(truth.shape) == size:  # class ids are the product: each runtime's fastest way to them
-                    maps[label].append(runner.labels(image)[0].long())
-                    times[label].append(1000 * (time.perf_counter() - start))
-                    continue
-                logits = runner(image)
+                output = forward(torch.from_numpy(batch))
                 times[label].append(1000 * (time.perf_counter() - start))
-                logits = F.interpolate(logits, size=tuple(truth.shape), mode="bilinear",
-                                       align_corners=model.align_corners)
-                maps[label].append(logits.argmax(1)[0])
+                if not class_ids:  # logits of the model's scale, scored at the labels' size
+                    output = F.interpolate(output, size=tuple(truth.shape), mode="bilinear",
+                                           align_corners=model.align_corners).argmax(1)
+                maps[label].append(output[0].long())
     reference = maps[runtimes[0]]
     results = {}
     for label in runtimes:

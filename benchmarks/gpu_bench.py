@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import statistics
 import sys
 import tempfile
 import time
@@ -142,10 +141,12 @@ def cuda_times(call: Callable[[], object], warmup: int, iters: int) -> list[floa
 
 
 def summary(times: list[float]) -> dict:
-    ordered = sorted(times)
-    pick = lambda q: ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]  # noqa: E731
-    return {"median": statistics.median(ordered), "p10": pick(0.1), "p90": pick(0.9), "min": ordered[0],
-            "runs": len(ordered)}
+    """The latency statistics of ``alignseg bench`` records (interpolated percentiles), comparable with them."""
+    import dataclasses
+
+    from alignseg.deploy.bench import Latency
+
+    return dataclasses.asdict(Latency.from_times(times, warmup=0))
 
 
 # -- inference variants ------------------------------------------------------------------------------------
@@ -186,9 +187,10 @@ def ort_forward(model, size: tuple[int, int], provider: str, folder: str):
 
     if provider not in ort.get_available_providers():
         raise RuntimeError(f"onnxruntime {ort.__version__} has no {provider} (has {ort.get_available_providers()})")
-    with torch.inference_mode(False), torch.no_grad():  # export a CPU copy; ``model`` stays on the GPU
-        path = export_onnx(copy.deepcopy(model).float().cpu(), Path(folder) / f"model_{size[0]}x{size[1]}.onnx",
-                           size=size, dynamic=False)
+    path = Path(folder) / f"model_{size[0]}x{size[1]}.onnx"
+    if not path.is_file():  # one export per model and size, shared by the CUDA and TensorRT providers
+        with torch.inference_mode(False), torch.no_grad():  # export a CPU copy; ``model`` stays on the GPU
+            export_onnx(copy.deepcopy(model).float().cpu(), path, size=size, dynamic=False)
     options = {"trt_fp16_enable": True, "trt_engine_cache_enable": True,
                "trt_engine_cache_path": folder} if provider == "TensorrtExecutionProvider" else {}
     providers = [(provider, options)] + (["CUDAExecutionProvider"] if provider != "CUDAExecutionProvider" else [])

@@ -66,7 +66,7 @@ SCHEMA_VERSION = 1
 RECORD_KEYS = ("schema_version", "model", "weights", "input_size", "batch", "backend", "runner", "precision",
                "device", "options", "params", "params_used", "gmacs", "mac_convention", "latency_ms", "fps",
                "setup_s", "first_call_ms", "parity", "environment", "timestamp")
-OPTIONAL_KEYS = ("profile",)
+OPTIONAL_KEYS = ("profile", "output")
 LATENCY_KEYS = ("median", "p10", "p90", "min", "mean", "runs", "warmup")
 _CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_int8", "amx_tile")
 
@@ -355,6 +355,9 @@ def validate_record(record: dict) -> None:
     missing = [key for key in RECORD_KEYS if key not in record]
     if missing:
         raise ValueError(f"benchmark record lacks {', '.join(missing)}")
+    unknown = set(record) - set(RECORD_KEYS) - set(OPTIONAL_KEYS)
+    if unknown:
+        raise ValueError(f"benchmark record has unknown keys {', '.join(sorted(unknown))}")
     if record["schema_version"] != SCHEMA_VERSION:
         raise ValueError(f"schema_version {record['schema_version']!r}, expected {SCHEMA_VERSION}")
     latency = record["latency_ms"]

@@ -117,11 +117,12 @@ def _openvino_record(model, source: str) -> ModelRecord:
 
 
 def _record_from(text: str | None, source: str, num_classes: int | None) -> ModelRecord:
-    """The record an export carries (an empty one, with the graph's classes, for files of other tools)."""
+    """The record an export carries (an empty one for files of other tools); the graph's static class count
+    ``num_classes``, where known, wins over the record's."""
     if text is None:
         return ModelRecord(num_classes=num_classes)
     try:
-        return ModelRecord.from_json(text, source)
+        return ModelRecord.from_json(text, source).replace(num_classes=num_classes)
     except (TypeError, ValueError) as exc:
         raise WeightsError(f"{source}: unreadable alignseg metadata ({exc})") from exc
 
@@ -403,7 +404,7 @@ class OnnxRuntimeRunner(Runner):
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.record = _record_from(metadata.get(RECORD_KEY), os.fspath(path),
                                    channels if isinstance(channels, int) else None)
-        self.num_classes = channels if isinstance(channels, int) else self.record.num_classes
+        self.num_classes = self.record.num_classes
         self.align_corners = self.record.align_corners is not False
 
     def __call__(self, x: Tensor) -> Tensor:
@@ -459,8 +460,7 @@ class OpenVINORunner(Runner):
         self.precision = precision
         self.name = f"openvino {label} cpu" + (f" ({threads} threads)" if threads else "")
         self.record = _openvino_record(self.model, os.fspath(path))
-        channels = self.model.outputs[0].get_partial_shape()[1]  # the graph's classes win over the record's
-        self.num_classes = (channels.get_length() if channels.is_static else None) or self.record.num_classes
+        self.num_classes = self.record.num_classes
         self.align_corners = self.record.align_corners is not False
 
     def _request(self, shape: tuple[int, ...], labels: bool = False):

@@ -280,9 +280,10 @@ def _predict_images(
             job = partial(write_prediction, prediction, image, output / relative, path.name, predictor, options,
                           cityscapes_folder=output / CITYSCAPES_RESULTS_FOLDER / relative, times=pipeline.times)
             pipeline.submit(job, finished(path, time.perf_counter() - start), nbytes=image.nbytes)
-            note = f"model {predictor.model_name or ''} gives no semantic flows: no _flow PNGs were written"
-            if flows and not prediction.flows and note not in summary.notes:
-                summary.notes.append(note)
+            if flows and not prediction.flows:
+                note = f"model {predictor.model_name or ''} gives no semantic flows: no _flow PNGs were written"
+                if note not in summary.notes:
+                    summary.notes.append(note)
         summary.timing = pipeline.finish()
 
 
