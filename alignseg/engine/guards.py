@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
@@ -75,7 +76,11 @@ class TrainingInterrupted(BaseException):
 def stop_on_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> Iterator[None]:
     """Within the block, the first SIGTERM or SIGINT raises ``TrainingInterrupted`` in the main thread wherever it
     is, so the blocks around it (run-folder lock, atomic writes) clean up; a second one while that clean-up
-    runs ends the process at once. Forked loader workers ignore them: the main process stops the run."""
+    runs ends the process at once. Forked loader workers ignore them: the main process stops the run. Outside
+    the main thread (a run started from a worker thread) signals cannot be handled: the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     owner = os.getpid()
     received: list[int] = []
 

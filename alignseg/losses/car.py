@@ -32,9 +32,10 @@ def align_corners_nearest(labels: Tensor, size: tuple[int, int] | torch.Size) ->
     """
 
     def index(n_in: int, n_out: int) -> Tensor:
-        scale = torch.tensor((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0, dtype=torch.float32)
-        source = torch.floor(torch.arange(n_out, dtype=torch.float32) * scale + 0.5).long()
-        return source.clamp(max=n_in - 1).to(labels.device)
+        scale = torch.tensor((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0, dtype=torch.float32,
+                             device=labels.device)
+        source = torch.floor(torch.arange(n_out, dtype=torch.float32, device=labels.device) * scale + 0.5).long()
+        return source.clamp(max=n_in - 1)
 
     rows, cols = index(labels.shape[-2], size[0]), index(labels.shape[-1], size[1])
     return labels[..., rows, :][..., cols]
@@ -96,19 +97,22 @@ def car_losses(
     diff = (torch.matmul(one_hot, fixed) - x).abs() * valid[..., None]
     intra = diff.mean().square().clamp(min=INTRA_FLOOR)
 
-    present = counts > 0 if mask_absent else torch.ones_like(counts, dtype=torch.bool)
-    k = int(present.sum())
+    if mask_absent:  # only the classes present in the batch (a device sync to count them)
+        present = counts > 0
+        k = int(present.sum())
+        query, key, own = centres[present], fixed[present], one_hot[..., present]
+    else:  # every class: no boolean indexing, no sync on the training step
+        k, query, key, own = len(counts), centres, fixed, one_hot
     if k < 2:
         zero = x.sum() * 0.0
         return {"intra": intra, "c2c": zero, "c2p": zero}
     scale = 1.0 / math.sqrt(d)
 
-    query, key = centres[present], fixed[present]
     relation = torch.softmax(torch.matmul(query, key.t()) * scale, dim=-1)
     c2c = _thresholded_excess(relation, 1 - torch.eye(k, device=x.device), c2c_threshold / (k - 1))
     c2c = c2c.mean().square()
 
-    own = one_hot[..., present]  # N, P, k (all zero for ignored pixels: every class counts as "other")
+    # own: N, P, k (all zero for ignored pixels: every class counts as "other")
     energy = torch.matmul(x, key.t())
     energy = energy * (1 - own) + key.square().sum(dim=-1) * own
     relation = torch.softmax(energy * scale, dim=-1)

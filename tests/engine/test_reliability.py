@@ -462,3 +462,27 @@ def test_no_progress_bar_frames_when_output_is_redirected(tmp_path):
     trainer, _ = build_trainer(config, SegmentationDataModule(config), loggers=False)
     assert trainer.progress_bar_callback is None
     assert [c.terminal for c in trainer.callbacks if isinstance(c, RunLog)] == [True]
+
+
+def test_signal_guard_lets_a_run_started_from_a_worker_thread_go_on():
+    import threading
+
+    from alignseg.engine.guards import stop_on_signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    ran, errors = [], []
+
+    def run() -> None:
+        try:
+            with stop_on_signals():  # signal.signal would raise ValueError outside the main thread
+                ran.append(True)
+        except Exception as error:
+            errors.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert ran == [True] and errors == [] and signal.getsignal(signal.SIGTERM) is before
+    with stop_on_signals():  # in the main thread the handler is installed, and restored afterwards
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) is before
