@@ -81,6 +81,11 @@ def test_cli_predict_eval_and_bench_take_exported_files(exported, tmp_path, monk
     assert main(["eval", "--weights", str(exported["openvino"]), "--dataset", "shapes", "data.workers=0",
                  "data.val_kwargs={num_samples: 1, size: 64}"]) == 2  # 6 shape classes vs 11: refused clearly
     assert "predicts 11 classes" in capsys.readouterr().err
+    # a model name the file contradicts is refused by eval as by predict (eval used to accept it silently)
+    for command in (["eval", "--dataset", "shapes", "data.workers=0"], ["predict", str(exported["image"])]):
+        assert main([*command, "--weights", str(exported["onnx"]), "--model", "sfnet_r18", "-o",
+                     str(tmp_path / "other")]) == 2
+        assert f"holds model {MODEL}, not sfnet_r18" in capsys.readouterr().err
 
 
 def test_batches_probabilities_and_pretrained_folders(exported, tmp_path):

@@ -11,9 +11,6 @@ from pathlib import Path
 
 from .common import HELP_FORMAT, add_model, add_output, add_runtime
 
-# A checkpoint evaluated on onnxruntime/openvino is exported once, with dynamic height and width, traced here.
-_EXPORT_SIZE = (256, 512)
-
 
 def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
@@ -53,7 +50,7 @@ def _metrics_files(args: argparse.Namespace) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy.extras import require
-    from ..deploy.runtimes import build_runner, is_exported
+    from ..deploy.open_weights import open_runner
 
     for module in ("cv2", "albumentations"):  # datasets and their transforms: one line naming the extra
         require(module, extra="train")
@@ -61,20 +58,15 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.data import build_eval_transform, build_split, build_val_loader
     from ..engine.evaluator import evaluate
     from ..fileio import atomic_write
-    from ..models.factory import load_model
 
     flags = {"model.name": args.model, "data.dataset": args.dataset, "data.root": args.root,
              "data.val_split": args.split, "data.workers": args.workers}
     overrides = [f"{key}={value}" for key, value in flags.items() if value is not None]
     config = load_config(args.config, overrides + list(args.overrides), training=False)
     named = args.model or (config.model.name if args.config else None)
-    options = {"device": args.device, "precision": args.precision, "threads": args.threads}
-    if is_exported(args.weights):
-        runner = build_runner(args.backend, args.weights, **options)
-        record = runner.record.replace(model=runner.record.model or named)
-    else:
-        model, record = load_model(args.weights, model=named, num_classes=args.num_classes or config.model.num_classes)
-        runner = build_runner(args.backend, model, **options, export={"size": _EXPORT_SIZE})
+    runner, record = open_runner(args.weights, args.backend, model=named,
+                                 num_classes=args.num_classes or config.model.num_classes,
+                                 device=args.device, precision=args.precision, threads=args.threads)
     if args.config is None and args.dataset is None and isinstance(record.config, dict):
         # No config and no dataset given: evaluate on the data the weights were trained with, not the default.
         recorded = {key: record.config[key] for key in ("data", "eval") if isinstance(record.config.get(key), dict)}

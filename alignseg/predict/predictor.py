@@ -26,10 +26,10 @@ from torch import Tensor
 from ..data.io import read_image
 from ..data.labels import CAMVID_CLASSES, CAMVID_PALETTE, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, default_palette
 from ..data.normalize import IMAGENET_MEAN, IMAGENET_STD
-from ..deploy.runtimes import Runner, build_runner, is_exported
+from ..deploy.open_weights import open_runner
+from ..deploy.runtimes import Runner
 from ..evaluation.inference import InferenceSettings, predict_logits
 from ..models.checkpoint import ModelRecord
-from ..models.factory import load_model
 from ..models.ops.flow_warp import flow_to_pixels
 from ..models.weights import WeightsError
 from .inputs import find_images, read_video_frames
@@ -37,8 +37,6 @@ from .inputs import find_images, read_video_frames
 __all__ = ["DATASET_TABLES", "Prediction", "Predictor", "resolve_classes"]
 
 Color = tuple[int, int, int]
-# A PyTorch model run by onnxruntime/openvino is exported once, with dynamic height and width, traced here.
-_EXPORT_SIZE = (256, 512)
 MAX_PIXELS = 8_000_000
 """Default pixel budget of one forward pass: larger images are predicted in tiles (``tiled_label``)."""
 
@@ -148,27 +146,8 @@ class Predictor:
         ``calibration`` is the image folder an openvino ``int8`` runner is quantised from (an INT8 .xml from
         ``alignseg export --int8`` needs none). Images over ``max_pixels`` are predicted in tiles (``None``: never).
         """
-        from ..deploy.quantize import calibration_for
-
-        options = {"device": device, "precision": precision, "threads": threads}
-        if is_exported(weights):
-            if not Path(weights).is_file():
-                raise WeightsError(f"exported model not found: {os.fspath(weights)!r}")
-            quantized = precision == "int8" and calibration is None  # an INT8 IR runs as it is (checked there)
-            runner = build_runner(backend, weights, **options,
-                                  calibration=None if quantized else calibration_for(precision, calibration,
-                                                                                     _EXPORT_SIZE))
-            record = runner.record or ModelRecord()
-            for key, asked in (("model", model), ("num_classes", num_classes)):
-                stored = getattr(record, key)
-                if asked is not None and stored is not None and asked != stored:
-                    runner.close()
-                    raise WeightsError(f"{os.fspath(weights)} holds {key} {stored}, not {asked}")
-            record = record.replace(model=record.model or model, num_classes=record.num_classes or num_classes)
-        else:
-            network, record = load_model(weights, model=model, num_classes=num_classes)
-            runner = build_runner(backend, network, **options, export={"size": _EXPORT_SIZE},
-                                  calibration=calibration_for(precision, calibration, _EXPORT_SIZE))
+        runner, record = open_runner(weights, backend, model=model, num_classes=num_classes, calibration=calibration,
+                                     device=device, precision=precision, threads=threads)
         return cls(runner, record, settings=settings, dataset=dataset, max_pixels=max_pixels)
 
     @classmethod
