@@ -18,7 +18,7 @@ class ADE20K(SegmentationDataset):
     splits = ("train", "val")
 
     def __init__(self, root: str | Path, split: str = "train", *, transform: Transform | None = None):
-        check_choice("ADE20K", "split", split, tuple(ADE20K_SPLITS))
+        check_choice("ADE20K", "split", split, self.splits)
         self.root, self.split = Path(root), split
         folder = ADE20K_SPLITS[split]
         samples = find_pairs(

@@ -33,7 +33,7 @@ class BDD100K(SegmentationDataset):
         *,
         transform: Transform | None = None,
     ):
-        check_choice("BDD100K", "split", split, ("train", "val"))
+        check_choice("BDD100K", "split", split, self.splits)
         check_choice("BDD100K", "layout", layout, ("auto", *BDD100K_LAYOUTS))
         root = Path(root)
         if (root / "images").is_dir() and (root / "labels" / split).is_dir() and not (root / "images" / "10k").is_dir():

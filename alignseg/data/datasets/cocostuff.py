@@ -98,7 +98,7 @@ class CocoStuff164k(SegmentationDataset):
         *,
         transform: Transform | None = None,
     ):
-        check_choice("COCO-Stuff-164K", "split", split, tuple(COCO_STUFF_164K_SPLITS))
+        check_choice("COCO-Stuff-164K", "split", split, self.splits)
         check_choice("COCO-Stuff-164K", "label_type", label_type, ("stuffthingmaps", "labelTrainIds"))
         self.root, self.split, self.label_type = Path(root), split, label_type
         suffix, label_map = LABEL_FILES[label_type]

@@ -81,7 +81,7 @@ class IDD(SegmentationDataset):
         *,
         transform: Transform | None = None,
     ):
-        check_choice("IDD", "split", split, IDD_SPLITS)
+        check_choice("IDD", "split", split, self.splits)
         check_choice("IDD", "label_type", label_type, tuple(IDD_LABEL_FILES))
         self.root, self.split, self.label_type = Path(root), split, label_type
         samples = find_pairs(

@@ -43,7 +43,7 @@ class Mapillary(SegmentationDataset):
         label_type: Literal["labels", "19labelTrainIds"] = "labels",
         transform: Transform | None = None,
     ):
-        check_choice("Mapillary", "split", split, tuple(MAPILLARY_SPLITS))
+        check_choice("Mapillary", "split", split, self.splits)
         check_choice("Mapillary", "classes", classes, (65, 19))
         check_choice("Mapillary", "label_type", label_type, ("labels", "19labelTrainIds"))
         if label_type == "19labelTrainIds" and classes != 19:

@@ -42,7 +42,7 @@ class PascalContext(SegmentationDataset):
         layout: Literal["mmseg", "car"] = "mmseg",
         transform: Transform | None = None,
     ):
-        check_choice("Pascal Context", "split", split, ("train", "val"))
+        check_choice("Pascal Context", "split", split, self.splits)
         check_choice("Pascal Context", "classes", classes, (59, 60))
         check_choice("Pascal Context", "layout", layout, tuple(PASCAL_CONTEXT_LAYOUTS))
         self.root, self.split, self.layout = Path(root), split, layout

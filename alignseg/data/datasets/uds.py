@@ -46,7 +46,7 @@ class UnifiedDriving(SegmentationDataset):
         *,
         transform: Transform | None = None,
     ):
-        check_choice("UDS", "split", split, ("train", "val"))
+        check_choice("UDS", "split", split, self.splits)
         given = {"bdd100k": bdd100k, "mapillary": mapillary, "idd": idd, "cityscapes": cityscapes}
         self.parts: list[SegmentationDataset] = []
         names = []
