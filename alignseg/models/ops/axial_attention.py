@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .self_attention import attention_softmax, shared_glorot_init
+from .self_attention import attention_softmax, query_key_value
 
 
 class MultiHeadAxialAttention(nn.Module):
@@ -26,11 +26,7 @@ class MultiHeadAxialAttention(nn.Module):
             raise ValueError(f"axial attention: {channels} channels do not split into {num_heads} heads")
         self.num_heads = num_heads
         self.clip = clip
-        self.query = nn.Conv2d(channels, channels, 1)
-        self.key = nn.Conv2d(channels, channels, 1)
-        self.value = nn.Conv2d(channels, channels, 1)
-        shared_glorot_init(self.query, self.key)
-        shared_glorot_init(self.value)
+        self.query, self.key, self.value = query_key_value(channels, channels)
 
     def _softmax(self, logits: Tensor) -> Tensor:
         attention = attention_softmax(logits)

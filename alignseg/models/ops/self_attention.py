@@ -16,6 +16,16 @@ def shared_glorot_init(*convs: nn.Conv2d) -> None:
             nn.init.zeros_(conv.bias)
 
 
+def query_key_value(channels: int, key_channels: int) -> tuple[nn.Conv2d, nn.Conv2d, nn.Conv2d]:
+    """CAR's 1×1 query and key convs to ``key_channels`` (from the same Glorot weights) and value conv keeping
+    the width, all with bias."""
+    query, key = nn.Conv2d(channels, key_channels, 1), nn.Conv2d(channels, key_channels, 1)
+    value = nn.Conv2d(channels, channels, 1)
+    shared_glorot_init(query, key)
+    shared_glorot_init(value)
+    return query, key, value
+
+
 def attention_softmax(logits: Tensor) -> Tensor:
     """Softmax over the last axis computed in fp32 (iSeg's ``safed_softmax``), returned in the input dtype."""
     return torch.softmax(logits.float(), dim=-1).to(logits.dtype)
@@ -30,11 +40,7 @@ class SelfAttention(nn.Module):
 
     def __init__(self, channels: int, key_channels: int = 64) -> None:
         super().__init__()
-        self.query = nn.Conv2d(channels, key_channels, 1)
-        self.key = nn.Conv2d(channels, key_channels, 1)
-        self.value = nn.Conv2d(channels, channels, 1)
-        shared_glorot_init(self.query, self.key)
-        shared_glorot_init(self.value)
+        self.query, self.key, self.value = query_key_value(channels, key_channels)
 
     def forward(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape
