@@ -38,12 +38,12 @@ MODEL = "sfnet_lite_r18"
 
 def test_miou(args: argparse.Namespace, module) -> float:
     """mIoU of the trained model on the CamVid test split, with the benchmark's evaluation settings."""
-    from alignseg.engine.data import build_split, build_val_loader
+    from alignseg.engine.data import build_val_loader, build_val_split
     from alignseg.engine.evaluator import evaluate
 
     config = camvid_train.build_config(args, MODEL)
     config.data.val_split = "test"
-    dataset = build_split(config.data, "val")
+    dataset = build_val_split(config.data, config.eval)
     loader = build_val_loader(dataset, args.workers)
     limit = args.limit_val if isinstance(args.limit_val, int) else None  # smoke tests: the first batches only
     return evaluate(module.model, itertools.islice(loader, limit), dataset.num_classes, config.eval).miou

@@ -101,13 +101,13 @@ def phase_validate(work: Path, devices: int) -> None:
 
 def plain_matrix(work: Path) -> list[list[int]]:
     from alignseg.engine import load_config
-    from alignseg.engine.data import build_split, build_val_loader
+    from alignseg.engine.data import build_val_loader, build_val_split
     from alignseg.engine.evaluator import evaluate
     from alignseg.models.factory import load_model
 
     config = load_config(None, overrides(work, 1))
     model, _ = load_model(work / "train" / "model_last.safetensors")
-    dataset = build_split(config.data, "val")
+    dataset = build_val_split(config.data, config.eval)
     return evaluate(model, build_val_loader(dataset, 0), dataset.num_classes, config.eval).matrix.tolist()
 
 

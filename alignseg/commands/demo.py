@@ -8,10 +8,9 @@ from .common import HELP_FORMAT
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..deploy.extras import require
+    from ..deploy.extras import require_training_extra
 
-    for module in ("lightning", "cv2", "albumentations"):  # one line naming the extra when missing
-        require(module, extra="train")
+    require_training_extra()
     from ..engine import load_config
     from ..engine.demo import demo_config, run_demo
 

@@ -49,13 +49,12 @@ def _metrics_files(args: argparse.Namespace) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..deploy.extras import require
+    from ..deploy.extras import require_training_extra
     from ..deploy.open_weights import open_runner
 
-    for module in ("cv2", "albumentations"):  # datasets and their transforms: one line naming the extra
-        require(module, extra="train")
+    require_training_extra(lightning=False)
     from ..engine import load_config
-    from ..engine.data import build_eval_transform, build_split, build_val_loader
+    from ..engine.data import build_val_loader, build_val_split
     from ..engine.evaluator import evaluate
     from ..fileio import atomic_write
 
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(None, overrides + list(args.overrides), training=False, base=recorded)
         print(f"data and eval settings read from {args.weights} (its training config): {config.data.dataset}"
               + (f" in {config.data.root}" if config.data.root else ""))
-    dataset = build_split(config.data, "val", build_eval_transform(config.eval, config.data))
+    dataset = build_val_split(config.data, config.eval)
     classes = record.num_classes or runner.num_classes
     if classes is not None and classes != dataset.num_classes:
         raise ValueError(f"{args.weights} predicts {classes} classes but the {config.data.dataset} "

@@ -21,3 +21,10 @@ def require(module: str, extra: str = "deploy") -> ModuleType:
     except ImportError as exc:
         package = module.split(".")[0]
         raise MissingExtraError(f"{package} is not installed: pip install 'alignseg[{extra}]'") from exc
+
+
+def require_training_extra(*, lightning: bool = True) -> None:
+    """Check the ``train`` extra before a command starts: Lightning (unless ``lightning`` is False: evaluation
+    needs only the datasets), OpenCV and albumentations; one line naming the extra when one is missing."""
+    for module in ("lightning", "cv2", "albumentations") if lightning else ("cv2", "albumentations"):
+        require(module, extra="train")

@@ -35,6 +35,7 @@ __all__ = [
     "build_train_sampler",
     "build_train_transform",
     "build_val_loader",
+    "build_val_split",
     "sample_seed",
 ]
 
@@ -176,6 +177,12 @@ def build_split(config: DataConfig, split: str, transform: Any = None) -> Segmen
     if transform is not None:
         kwargs["transform"] = transform
     return build_dataset(config.dataset, **kwargs)
+
+
+def build_val_split(data: DataConfig, evaluation: EvalConfig) -> SegmentationDataset:
+    """The validation dataset with the evaluation protocol's pre-processing (``eval.resize`` ...): what training
+    validates on and ``alignseg eval`` scores, built the same way everywhere."""
+    return build_split(data, "val", build_eval_transform(evaluation, data))
 
 
 def build_eval_transform(config: EvalConfig, data: DataConfig) -> Transform:

@@ -78,7 +78,7 @@ def write_overlays(model: torch.nn.Module, dataset: Any, folder: str | Path, cou
 def run_demo(config: Config, *, pictures: int = 6, overwrite: bool = False) -> dict[str, Any]:
     """Train ``config``, evaluate its best model on the validation set, write overlays; print as it goes."""
     from ..models.factory import load_model
-    from .data import build_split, build_val_loader
+    from .data import build_val_loader, build_val_split
     from .evaluator import evaluate
     from .trainer import fit
 
@@ -91,7 +91,7 @@ def run_demo(config: Config, *, pictures: int = 6, overwrite: bool = False) -> d
     result = fit(config, overwrite=overwrite)
     weights = result.model_best or result.model_last
     model, _ = load_model(weights)
-    dataset = build_split(config.data, "val")
+    dataset = build_val_split(config.data, config.eval)
     print(f"\nevaluating {weights} on {len(dataset)} validation images", flush=True)
     metrics = evaluate(model, build_val_loader(dataset, 0), dataset.num_classes, config.eval)
     print(metrics.format_table(dataset.class_names))

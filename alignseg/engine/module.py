@@ -20,13 +20,13 @@ from ..losses import SegmentationCriterion, build_criterion
 from .config import Config, ConfigError
 from .data import (
     ResumableSampler,
-    build_eval_transform,
     build_split,
     build_train_loader,
     build_train_plan,
     build_train_sampler,
     build_train_transform,
     build_val_loader,
+    build_val_split,
 )
 from .evaluator import predict_logits
 from .guards import check_finite_gradients, check_finite_loss
@@ -54,7 +54,7 @@ class SegmentationDataModule(L.LightningDataModule):
         if self.train_set is None:
             data, seed = self.config.data, self.config.train.seed
             self.train_set = build_split(data, "train", build_train_transform(data, seed))
-            self.val_set = build_split(data, "val", build_eval_transform(self.config.eval, data))
+            self.val_set = build_val_split(data, self.config.eval)
             for dataset, split in ((self.train_set, data.train_split), (self.val_set, data.val_split)):
                 check_samples(dataset.samples, f"{data.dataset} {split}")  # before the first step
             if self.train_set.class_names != self.val_set.class_names:

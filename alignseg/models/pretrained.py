@@ -34,16 +34,16 @@ def save_pretrained(network: nn.Module, folder: str | os.PathLike, record: Model
                     **fields: Any) -> Path:
     """Write the ``network`` with ``record`` (updated with ``fields``: ``model=`` the zoo name,
     ``class_names=``, ``palette=``, ``metrics=``, ``config=``, ``source=``...) as a folder; returns the folder."""
-    record = (record or ModelRecord()).replace(**fields)
+    # the network's resize convention, unless it has none (replace ignores None: the record's value stays)
+    record = (record or ModelRecord()).replace(**fields, align_corners=getattr(network, "align_corners", None))
     if record.model is None:
         raise WeightsError("save_pretrained needs the zoo name of the model: pass model='sfnet_lite_r18' (or a record)")
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     save_checkpoint(target / WEIGHTS_FILE, network, record)
-    stored = ModelRecord.from_dict({**record.to_dict(), "align_corners": getattr(network, "align_corners", None)})
-    text = json.dumps(stored.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
+    text = json.dumps(record.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
     atomic_write(target / CONFIG_FILE, lambda stream: stream.write(text.encode()))
-    card = model_card(stored, sum(p.numel() for p in network.parameters()))
+    card = model_card(record, sum(p.numel() for p in network.parameters()))
     atomic_write(target / CARD_FILE, lambda stream: stream.write(card.encode()))
     return target
 
