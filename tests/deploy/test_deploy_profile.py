@@ -77,8 +77,10 @@ def _check_accounting(profile, top=4, least=0.3):
     assert sum(row["ms"] for row in profile["by_type"]) == pytest.approx(profile["ops_ms"])
     # the ops run inside the timed call: together they cannot take longer, and they take the bulk of it (85-99%
     # in runs here; other processes on the two shared cores stretch the gaps between nodes)
-    # (+0.5 ms: the per-node timers of a graph of a few milliseconds add up past its wall time; seen 2.07 vs 1.85)
-    assert least * profile["wall_ms"] < profile["ops_ms"] <= profile["wall_ms"] * 1.02 + 0.5
+    # The per-node timers can add up past the wall time on a loaded machine (seen 2.07 vs 1.85 ms on a tiny graph,
+    # 63.6 vs 59.3 ms with three test runs sharing two cores): the bound allows that, and still fails for op
+    # times summed over the runs instead of averaged per forward (2 runs here: twice the wall time)
+    assert least * profile["wall_ms"] < profile["ops_ms"] <= profile["wall_ms"] * 1.25 + 1.0
     assert profile["gap_ms"] == pytest.approx(profile["wall_ms"] - profile["ops_ms"])
     slowest = [row["ms"] for row in profile["top_nodes"]]
     assert slowest == sorted(slowest, reverse=True)
